@@ -1,0 +1,64 @@
+"""dynsafe: concurrency-safe DynamoDB primitives.
+
+Versioned items that never lose an update, atomic counters, transactions that say
+which action failed, idempotency keys, typed conflict errors and a retry policy.
+"""
+
+from dynsafe._table import Table
+from dynsafe._version import __version__
+from dynsafe.errors import (
+    BoundExceededError,
+    CancellationReason,
+    ConditionFailedError,
+    ConflictError,
+    DynsafeError,
+    IdempotencyInProgressError,
+    IdempotencyKeyMismatchError,
+    IdempotencyOwnershipError,
+    IdempotentParameterMismatchError,
+    InvalidValueError,
+    ItemExistsError,
+    ItemNotFoundError,
+    ItemTooLargeError,
+    NotOwnerError,
+    OutcomeUnknownError,
+    TableNotFoundError,
+    ThrottledError,
+    TransactionCanceledError,
+    TransactionConflictError,
+    TransactionInProgressError,
+    TransportError,
+    ValidationError,
+    VersionConflictError,
+)
+from dynsafe.retry import RetryPolicy, retry_on_conflict
+
+__all__ = [
+    "BoundExceededError",
+    "CancellationReason",
+    "ConditionFailedError",
+    "ConflictError",
+    "DynsafeError",
+    "IdempotencyInProgressError",
+    "IdempotencyKeyMismatchError",
+    "IdempotencyOwnershipError",
+    "IdempotentParameterMismatchError",
+    "InvalidValueError",
+    "ItemExistsError",
+    "ItemNotFoundError",
+    "ItemTooLargeError",
+    "NotOwnerError",
+    "OutcomeUnknownError",
+    "RetryPolicy",
+    "Table",
+    "TableNotFoundError",
+    "ThrottledError",
+    "TransactionCanceledError",
+    "TransactionConflictError",
+    "TransactionInProgressError",
+    "TransportError",
+    "ValidationError",
+    "VersionConflictError",
+    "__version__",
+    "retry_on_conflict",
+]
