@@ -1,0 +1,57 @@
+"""The public API is exactly these names; a change here is a change of contract."""
+
+from __future__ import annotations
+
+import dynsafe
+
+PUBLIC = [
+    "BoundExceededError",
+    "CancellationReason",
+    "ConditionFailedError",
+    "ConflictError",
+    "DynsafeError",
+    "IdempotencyInProgressError",
+    "IdempotencyKeyMismatchError",
+    "IdempotencyOwnershipError",
+    "IdempotentParameterMismatchError",
+    "InvalidValueError",
+    "ItemExistsError",
+    "ItemNotFoundError",
+    "ItemTooLargeError",
+    "NotOwnerError",
+    "OutcomeUnknownError",
+    "RetryPolicy",
+    "Table",
+    "TableNotFoundError",
+    "ThrottledError",
+    "TransactionCanceledError",
+    "TransactionConflictError",
+    "TransactionInProgressError",
+    "TransportError",
+    "ValidationError",
+    "VersionConflictError",
+    "__version__",
+    "retry_on_conflict",
+]
+
+
+def test_all_is_sorted_and_pinned() -> None:
+    assert dynsafe.__all__ == sorted(dynsafe.__all__)
+    assert sorted(PUBLIC) == dynsafe.__all__
+
+
+def test_every_public_name_exists_and_has_a_docstring() -> None:
+    for name in dynsafe.__all__:
+        value = getattr(dynsafe, name)
+        if name != "__version__":
+            assert value.__doc__, name
+
+
+def test_console_script_prints_the_version(capsys: object) -> None:
+    import pytest
+
+    from dynsafe.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
