@@ -32,6 +32,7 @@ from dynsafe.errors import (
     VersionConflictError,
 )
 from dynsafe.retry import RetryPolicy, retry_on_conflict
+from dynsafe.versioned import VersionedTable, versioned
 
 __all__ = [
     "BoundExceededError",
@@ -59,6 +60,8 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "VersionConflictError",
+    "VersionedTable",
     "__version__",
     "retry_on_conflict",
+    "versioned",
 ]

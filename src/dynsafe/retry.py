@@ -156,12 +156,19 @@ class RetryPolicy:
         if self.on_retry is not None and isinstance(error, DynsafeError):
             self.on_retry(retry_state.attempt_number, error, delay)
 
-    def retrying(self) -> tenacity.Retrying:
-        """Return the tenacity ``Retrying`` for one call under this policy."""
+    def retrying(
+        self, retry_if: Callable[[BaseException], bool] = is_retryable
+    ) -> tenacity.Retrying:
+        """Return the tenacity ``Retrying`` for one call under this policy.
+
+        Args:
+            retry_if: Which errors are worth another attempt; by default those
+                whose ``retryable`` is true.
+        """
         return tenacity.Retrying(
             stop=self._stop(),
             wait=self._wait(),
-            retry=tenacity.retry_if_exception(is_retryable),
+            retry=tenacity.retry_if_exception(retry_if),
             before_sleep=self._before_sleep,
             sleep=self.sleep,
             reraise=True,
@@ -177,9 +184,23 @@ class RetryPolicy:
             Exception: anything ``fn`` raised that is not a retryable dynsafe error,
                 unchanged.
         """
-        retrying = self.retrying()
+        return self.run(functools.partial(fn, *args, **kwargs))
+
+    def run(
+        self,
+        fn: Callable[[], R],
+        *,
+        retry_if: Callable[[BaseException], bool] = is_retryable,
+    ) -> R:
+        """Like :meth:`call`, for a function of no arguments and a chosen check.
+
+        Primitives use it to retry less than the default: a put whose version
+        check failed must not be sent again, though the conflict is retryable for
+        a read-modify-write.
+        """
+        retrying = self.retrying(retry_if)
         try:
-            return retrying(fn, *args, **kwargs)
+            return retrying(fn)
         except DynsafeError as error:
             error.attempts = retrying.statistics.get("attempt_number", 1)
             raise

@@ -30,8 +30,10 @@ PUBLIC = [
     "TransportError",
     "ValidationError",
     "VersionConflictError",
+    "VersionedTable",
     "__version__",
     "retry_on_conflict",
+    "versioned",
 ]
 
 

@@ -1,0 +1,486 @@
+"""Optimistic-versioned items: create, get, put, update and delete that lose nothing.
+
+Every write is conditioned on the version the writer read and stores the next one, in
+the same request, so of two writers that read version 3 only one stores version 4;
+the other gets a conflict and, in :meth:`VersionedTable.update`, runs its mutation
+again on the item that won. Each write also leaves a write token on the item, so a
+write whose answer was lost is resolved instead of being applied twice
+(see :mod:`dynsafe._versioning`).
+
+The path of one update: read the item (consistent) → apply the mutation → write it
+with the version check, the bump and a token → on a conflict, take the current item
+from the failed write's response (or read it again where the server sends none) →
+the retry policy decides whether to apply the mutation again.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from boto3.dynamodb.conditions import ConditionBase
+
+from dynsafe._expressions import all_of
+from dynsafe._table import Table, TableLike
+from dynsafe._versioning import Outcome, Versioning
+from dynsafe.errors import (
+    ConditionFailedError,
+    DynsafeError,
+    ItemExistsError,
+    ItemNotFoundError,
+    OutcomeUnknownError,
+    ThrottledError,
+    TransportError,
+    ValidationError,
+    VersionConflictError,
+)
+from dynsafe.retry import RetryPolicy
+
+__all__ = ["Mutation", "VersionedTable", "versioned"]
+
+logger = logging.getLogger("dynsafe.versioned")
+
+Item = dict[str, Any]
+Mutation = Callable[[Item], Mapping[str, Any]]
+"""A pure function from the current item to the new one; it may run several times."""
+
+R = TypeVar("R")
+
+DEFAULT_POLICY = RetryPolicy()
+
+
+class _LostResponseError(DynsafeError):
+    """A write was sent and its answer lost; sending it again is how to find out."""
+
+    retryable = True
+
+
+def _resendable(error: BaseException) -> bool:
+    return isinstance(error, (_LostResponseError, ThrottledError, TransportError))
+
+
+@dataclass
+class _Attempts:
+    """What one logical write has learnt across its attempts."""
+
+    token: str
+    creating: bool = False
+    current: Item | None = None
+    read: bool = False
+    lost_response: bool = False
+
+
+class VersionedTable:
+    """A table whose items carry a version checked and bumped by every write.
+
+    Args:
+        table: A boto3 ``Table`` resource or a :class:`dynsafe.Table`.
+        version_attribute: The version attribute.
+        start_version: The version a created item gets.
+        token_attribute: The attribute holding recent write tokens.
+        token_history: How many recent write tokens an item keeps.
+        key: The key attribute names, if the table was not given them.
+        policy: The retry policy for conflicts and lost answers.
+
+    Instances are safe to share between threads; processes each make their own.
+
+    Raises:
+        ValidationError: a bad attribute name, start version or history size.
+    """
+
+    def __init__(
+        self,
+        table: TableLike,
+        *,
+        version_attribute: str = "version",
+        start_version: int = 1,
+        token_attribute: str = "dynsafe_tokens",
+        token_history: int = 4,
+        key: Sequence[str] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.table = Table.of(table, key=key)
+        self.versioning = Versioning(
+            version_attribute, start_version, token_attribute, token_history
+        )
+        self.policy = policy or DEFAULT_POLICY
+
+    def __repr__(self) -> str:
+        version = self.versioning.attribute
+        return f"VersionedTable({self.table.name!r}, version={version!r})"
+
+    # -- reads ---------------------------------------------------------------------
+
+    def get(self, key: Mapping[str, Any], *, consistent: bool = True) -> Item | None:
+        """Read an item; ``None`` when absent.
+
+        Cost: one ``GetItem``, 1 RCU per 4 KB (half for ``consistent=False``).
+
+        Raises:
+            ValidationError: ``key`` is not exactly the table's key.
+        """
+        return self.table.get(key, consistent=consistent)
+
+    # -- whole-item writes -----------------------------------------------------------
+
+    def create(
+        self, item: Mapping[str, Any], *, condition: ConditionBase | None = None
+    ) -> Item:
+        """Store a new item at the start version; fail if the key exists.
+
+        Cost: one ``PutItem`` (1 WCU per KB); another after a lost answer.
+
+        Raises:
+            ItemExistsError: an item with this key exists.
+            ConditionFailedError: ``condition`` did not hold.
+            OutcomeUnknownError: the answer was lost and the item does not tell.
+            ValidationError: bad key, values, managed attributes or size.
+        """
+        self._refuse_managed(item)
+        return self._write_whole(dict(item), None, condition)
+
+    def put(
+        self, item: Mapping[str, Any], *, condition: ConditionBase | None = None
+    ) -> Item:
+        """Store ``item`` if the stored version is still ``item``'s, bumping it.
+
+        An item without a version is stored only if none is stored under its key.
+
+        Cost: one ``PutItem`` (1 WCU per KB); a ``GetItem`` more after a conflict on
+        a server that does not return the current item.
+
+        Raises:
+            VersionConflictError: the stored version is another.
+            ConditionFailedError: ``condition`` did not hold.
+            OutcomeUnknownError: the answer was lost and the item does not tell.
+            ValidationError: bad key, values or size.
+        """
+        expected = self.versioning.version_of(item)
+        return self._write_whole(dict(item), expected, condition)
+
+    def _write_whole(
+        self, item: Item, expected: int | None, condition: ConditionBase | None
+    ) -> Item:
+        key = self.table.key_of(item)
+        state = _Attempts(token=self.versioning.new_token(), creating=expected is None)
+        stored = self.versioning.stamp(item, state.token, expected, previous=item)
+        self.table.serialize_checked(stored)
+
+        def attempt() -> Item:
+            try:
+                self._send_put(stored, expected, condition)
+            except _LostResponseError:
+                state.lost_response = True
+                raise
+            except ConditionFailedError as error:
+                current = self._current_after(error, key)
+                if (
+                    self.versioning.outcome(current, state.token, expected)
+                    is Outcome.LANDED
+                ):
+                    return stored
+                raise self._refine(error, key, expected, current, state) from error
+            return stored
+
+        return self._run(attempt, _resendable)
+
+    def _send_put(
+        self, stored: Item, expected: int | None, condition: ConditionBase | None
+    ) -> None:
+        version_check = self.versioning.expect(expected, self.table.key_names)
+        try:
+            self.table.put(stored, condition=all_of(version_check, condition))
+        except OutcomeUnknownError as error:
+            raise _LostResponseError(
+                str(error.message), table=self.table.name
+            ) from error
+
+    # -- read-modify-write ---------------------------------------------------------
+
+    def update(
+        self,
+        key: Mapping[str, Any],
+        mutation: Mutation,
+        *,
+        default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+        condition: ConditionBase | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> Item:
+        """Read the item, apply ``mutation``, write it back; retry conflicts.
+
+        The mutation must be pure: it may run several times, each time on the
+        latest item. If it raises, nothing is written and its exception propagates
+        unchanged; if it returns the item unchanged, nothing is written. It may not
+        change key attributes, the version or the write tokens.
+
+        Args:
+            key: The item's key.
+            mutation: The current item (a copy) to the new item.
+            default: The item to apply the mutation to when none is stored (without
+                key attributes, which come from ``key``); then the result is created.
+            condition: A condition of the caller's, checked in the same write; a
+                failure is never retried.
+            policy: This call's retry policy instead of the table's.
+
+        Returns:
+            The item as stored, with its new version.
+
+        Cost: one ``GetItem`` and one ``PutItem`` when nobody else writes the item.
+        Each conflict costs one more ``PutItem``, plus one ``GetItem`` on servers that
+        do not return the current item with a failed condition.
+
+        Raises:
+            ItemNotFoundError: no item and no ``default``.
+            VersionConflictError: conflicts outlasted the retry policy.
+            ConditionFailedError: ``condition`` did not hold.
+            OutcomeUnknownError: an answer was lost and the item does not tell
+                whether the write landed.
+            ValidationError: the mutation returned something that is not an item,
+                or changed a key or managed attribute.
+        """
+        key = self.table.check_key(key)
+        state = _Attempts(token=self.versioning.new_token())
+
+        def attempt() -> Item:
+            return self._attempt_update(key, mutation, default, condition, state)
+
+        return self._run(attempt, _retry_update, policy)
+
+    def _attempt_update(
+        self,
+        key: Item,
+        mutation: Mutation,
+        default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+        condition: ConditionBase | None,
+        state: _Attempts,
+    ) -> Item:
+        if not state.read:
+            state.current, state.read = self.table.get(key), True
+        base, expected = self._base(key, state, default)
+        changed = self._apply(mutation, base)
+        if state.current is not None and changed == base:
+            return state.current
+        stored = self.versioning.stamp(changed, state.token, expected, state.current)
+        try:
+            self._send_put(stored, expected, condition)
+        except _LostResponseError:
+            state.lost_response = True
+            raise
+        except ConditionFailedError as error:
+            current = self._current_after(error, key)
+            if (
+                self.versioning.outcome(current, state.token, expected)
+                is Outcome.LANDED
+            ):
+                return stored
+            state.current = current
+            raise self._refine(error, key, expected, current, state) from error
+        return stored
+
+    def _base(
+        self,
+        key: Item,
+        state: _Attempts,
+        default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
+    ) -> tuple[Item, int | None]:
+        if state.current is not None:
+            return state.current, self.versioning.version_of(state.current)
+        if state.lost_response:
+            raise OutcomeUnknownError(
+                "the write's answer was lost and the item is gone",
+                table=self.table.name,
+                key=key,
+            )
+        if default is None:
+            raise ItemNotFoundError("no item to update", table=self.table.name, key=key)
+        initial = default() if callable(default) else default
+        self._refuse_managed(initial)
+        return {**initial, **key}, None
+
+    def _apply(self, mutation: Mutation, base: Item) -> Item:
+        changed = mutation(copy.deepcopy(base))
+        if not isinstance(changed, Mapping):
+            raise ValidationError(
+                f"the mutation must return the new item, not {type(changed).__name__}",
+                table=self.table.name,
+            )
+        changed = dict(changed)
+        self.versioning.check_unchanged(base, changed, self.table.key_names)
+        return changed
+
+    # -- delete --------------------------------------------------------------------
+
+    def delete(
+        self,
+        item: Mapping[str, Any],
+        *,
+        check_version: bool = True,
+        condition: ConditionBase | None = None,
+    ) -> None:
+        """Delete an item, by default only if it is still at ``item``'s version.
+
+        After a lost answer the delete is sent again; an item that is then gone
+        counts as deleted.
+
+        Cost: one ``DeleteItem`` (1 WCU per KB).
+
+        Raises:
+            VersionConflictError: the stored version is another, or no item exists.
+            ConditionFailedError: ``condition`` did not hold.
+            ValidationError: ``item`` lacks a key attribute, or a version to check.
+        """
+        key = self.table.key_of(item)
+        expected = self.versioning.version_of(item) if check_version else None
+        if check_version and expected is None:
+            raise ValidationError(
+                "delete checks the version: pass the item as read,"
+                " or check_version=False",
+                table=self.table.name,
+                key=key,
+            )
+        version_check = (
+            self.versioning.expect(expected, self.table.key_names)
+            if check_version
+            else None
+        )
+        state = _Attempts(token="")
+
+        def attempt() -> None:
+            try:
+                self.table.delete(key, condition=all_of(version_check, condition))
+            except OutcomeUnknownError as error:
+                state.lost_response = True
+                raise _LostResponseError(
+                    error.message, table=self.table.name
+                ) from error
+            except ConditionFailedError as error:
+                current = self._current_after(error, key)
+                if current is None and state.lost_response:
+                    return  # our first delete landed: the item is gone
+                raise self._refine(error, key, expected, current, state) from error
+
+        self._run(attempt, _resendable)
+
+    # -- shared steps ----------------------------------------------------------------
+
+    def _run(
+        self,
+        attempt: Callable[[], R],
+        retry_if: Callable[[BaseException], bool],
+        policy: RetryPolicy | None = None,
+    ) -> R:
+        try:
+            return (policy or self.policy).run(attempt, retry_if=retry_if)
+        except _LostResponseError as error:
+            raise OutcomeUnknownError(
+                "the write's answer was lost and retries ran out",
+                table=self.table.name,
+            ) from error
+
+    def _current_after(self, error: ConditionFailedError, key: Item) -> Item | None:
+        """The item as stored now: from the failed write's answer, or read again."""
+        if error.item_returned:
+            return error.item
+        return self.table.get(key)
+
+    def _refine(
+        self,
+        error: ConditionFailedError,
+        key: Item,
+        expected: int | None,
+        current: Item | None,
+        state: _Attempts,
+    ) -> DynsafeError:
+        """Say why a versioned write's condition failed."""
+        actual = self.versioning.version_of(current)
+        context: dict[str, Any] = {
+            "table": self.table.name,
+            "key": key,
+            "code": error.code,
+            "operation": error.operation,
+            "item": current,
+            "item_returned": current is not None,
+        }
+        if (
+            state.lost_response
+            and self.versioning.outcome(current, state.token, expected)
+            is Outcome.UNKNOWN
+        ):
+            return OutcomeUnknownError(
+                "the write's answer was lost and the item does not tell whether it"
+                " landed",
+                table=self.table.name,
+                key=key,
+            )
+        if current is not None and actual == expected:
+            # The version held, so the caller's own condition is what failed.
+            return ConditionFailedError("the condition did not hold", **context)
+        if current is None and expected is None:
+            return ConditionFailedError("the condition did not hold", **context)
+        if state.creating:
+            return ItemExistsError("an item with this key exists", **context)
+        return VersionConflictError(
+            "the stored version is not the one read",
+            expected_version=expected,
+            actual_version=actual,
+            **context,
+        )
+
+    def _refuse_managed(self, item: Mapping[str, Any]) -> None:
+        present = [name for name in self.versioning.managed if name in item]
+        if present:
+            raise ValidationError(
+                f"{', '.join(present)} are set by dynsafe;"
+                " leave them out of a new item",
+                table=self.table.name,
+            )
+
+
+def _retry_update(error: BaseException) -> bool:
+    return isinstance(
+        error,
+        (VersionConflictError, _LostResponseError, ThrottledError, TransportError),
+    )
+
+
+def versioned(
+    table: VersionedTable,
+    *,
+    key: Callable[..., Mapping[str, Any]],
+    default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+    policy: RetryPolicy | None = None,
+) -> Callable[[Callable[..., Mapping[str, Any]]], Callable[..., Item]]:
+    """Turn ``fn(item, *args)`` into a versioned read-modify-write of one item.
+
+    The decorated function is called as ``fn(*args, **kwargs)`` without the item:
+    ``key(*args, **kwargs)`` names the item, and ``fn(item, *args, **kwargs)``
+    computes the new one, as a mutation of :meth:`VersionedTable.update`. It
+    returns the stored item.
+
+    Example:
+        >>> @dynsafe.versioned(accounts, key=lambda account, amount: {"pk": account})
+        ... def withdraw(item, account, amount):
+        ...     return {**item, "balance": item["balance"] - amount}
+        >>> withdraw("a1", 10)
+
+    Raises:
+        Whatever :meth:`VersionedTable.update` raises.
+    """
+
+    def decorate(fn: Callable[..., Mapping[str, Any]]) -> Callable[..., Item]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Item:
+            def mutation(item: Item) -> Mapping[str, Any]:
+                return fn(item, *args, **kwargs)
+
+            return table.update(
+                key(*args, **kwargs), mutation, default=default, policy=policy
+            )
+
+        return wrapper
+
+    return decorate
