@@ -252,7 +252,8 @@ class CancellationReason:
 
     Attributes:
         index: The action's position, in the order the caller added the actions.
-        action: The kind of action: ``put``, ``update``, ``delete`` or ``check``.
+        action: The kind of action: ``put``, ``update``, ``delete``, ``check``, their
+            versioned forms (``put_versioned``...), or ``get`` in a transactional read.
         table: The action's table.
         key: The action's key.
         code: The DynamoDB code, such as ``ConditionalCheckFailed``, or ``None``.
@@ -275,6 +276,17 @@ class CancellationReason:
     def failed(self) -> bool:
         """Whether this action is one of the causes of the cancellation."""
         return self.code not in (None, "None")
+
+    @property
+    def retryable(self) -> bool:
+        """Whether this failure alone would pass on another attempt of the request."""
+        return self.code in _RETRYABLE_CANCELLATIONS
+
+
+_RETRYABLE_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+"""Cancellation codes caused by other requests or by load, not by the request."""
 
 
 class TransactionCanceledError(ConflictError):
@@ -315,13 +327,29 @@ class TransactionCanceledError(ConflictError):
         return bool(codes) and all(code == "TransactionConflict" for code in codes)
 
     @property
+    def version_conflicts(self) -> list[CancellationReason]:
+        """The failed version checks of versioned actions."""
+        return [reason for reason in self.failures if reason.version_conflict]
+
+    @property
+    def conditions_failed(self) -> list[CancellationReason]:
+        """The failed conditions the caller gave, version checks left out."""
+        return [
+            reason
+            for reason in self.failures
+            if reason.code == "ConditionalCheckFailed" and not reason.version_conflict
+        ]
+
+    @property
     def retryable(self) -> bool:  # type: ignore[override]
-        """Retry only when every failed action lost to a concurrent transaction."""
-        return self.conflicted or "ThrottlingError" in self.codes
+        """Retry only when every failure came from other requests or from load."""
+        failures = self.failures
+        return bool(failures) and all(reason.retryable for reason in failures)
 
     def __str__(self) -> str:
         failed = ", ".join(
             f"#{reason.index} {reason.action or 'action'} {reason.code}"
+            + (" (version)" if reason.version_conflict else "")
             for reason in self.failures
         )
         return f"{super().__str__()} failed=[{failed}]"
