@@ -46,7 +46,7 @@ _CONFLICT = re.compile(
     r"(?i)conflict|concurren|stale|version|condition|optimistic|race|exists"
 )
 _TOKEN_WORD = re.compile(r"(?i)token|idempot|dedup|nonce|applied|request|version|txn")
-_ATTEMPT = re.compile(r"(?i)attempt|retr|tries|try|^_$")
+_ATTEMPT = re.compile(r"(?i)^_$|attempt|retr(y|ies)|^tr(y|ies)")
 _OPAQUE_CALLS = frozenset(
     {
         "critical",
