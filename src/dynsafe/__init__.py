@@ -31,6 +31,7 @@ from dynsafe.errors import (
     ValidationError,
     VersionConflictError,
 )
+from dynsafe.repository import Repository
 from dynsafe.retry import RetryPolicy, retry_on_conflict
 from dynsafe.versioned import VersionedTable, versioned
 
@@ -50,6 +51,7 @@ __all__ = [
     "ItemTooLargeError",
     "NotOwnerError",
     "OutcomeUnknownError",
+    "Repository",
     "RetryPolicy",
     "Table",
     "TableNotFoundError",

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from dynsafe._codec import deserialize_item, item_size_of, serialize, serialize_item
@@ -136,7 +138,7 @@ class Table:
                 "expected a boto3 Table resource or dynsafe.Table(client, name),"
                 f" not {type(table).__name__}"
             )
-        return cls(client, name, key=key)
+        return cls(_plain_client(client), name, key=key)
 
     def __repr__(self) -> str:
         return f"dynsafe.Table({self.name!r}, key={self._key_names!r})"
@@ -373,6 +375,34 @@ class Table:
 
 TableLike = Any
 """A boto3 ``Table`` resource or a :class:`Table`."""
+
+
+_plain_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_plain_clients_lock = threading.Lock()
+
+
+def _plain_client(resource_client: Any) -> Any:
+    """A low-level client with the same credentials, region, endpoint and config.
+
+    A ``Table`` resource's own client converts Python values to attribute values
+    on every request (boto3 registers that on its events), so requests built here,
+    already converted, cannot go through it. See limitation L2.
+    """
+    with _plain_clients_lock:
+        client = _plain_clients.get(resource_client)
+        if client is None:
+            session = botocore.session.Session()
+            # The resource's credentials object, refreshable ones included.
+            session._credentials = resource_client._get_credentials()  # type: ignore[attr-defined]
+            meta = resource_client.meta
+            client = session.create_client(
+                "dynamodb",
+                region_name=meta.region_name,
+                endpoint_url=meta.endpoint_url,
+                config=meta.config,
+            )
+            _plain_clients[resource_client] = client
+        return client
 
 
 def _check_key_names(key: Sequence[str]) -> tuple[str, ...]:

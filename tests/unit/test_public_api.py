@@ -20,6 +20,7 @@ PUBLIC = [
     "ItemTooLargeError",
     "NotOwnerError",
     "OutcomeUnknownError",
+    "Repository",
     "RetryPolicy",
     "Table",
     "TableNotFoundError",

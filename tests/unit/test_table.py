@@ -102,7 +102,10 @@ def test_resource_table_is_unwrapped_to_its_client() -> None:
     resource = boto3.resource("dynamodb", region_name="us-east-1").Table("accounts")
     table = Table.of(resource, key=("pk",))
     assert table.name == "accounts"
-    assert table.client is resource.meta.client
+    # A resource's client converts values itself; dynsafe uses a plain twin.
+    assert table.client is not resource.meta.client
+    assert table.client.meta.region_name == resource.meta.client.meta.region_name
+    assert Table.of(resource).client is table.client
     assert Table.of(table) is table
 
 
