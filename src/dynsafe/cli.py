@@ -10,13 +10,13 @@ from dynsafe._version import __version__
 
 
 def _run_demo(argv: Sequence[str]) -> int:
-    from dynsafe import demo  # type: ignore[attr-defined]
+    from dynsafe import demo
 
     return int(demo.main(argv))
 
 
 def _run_check(argv: Sequence[str]) -> int:
-    from dynsafe import check  # type: ignore[attr-defined]
+    from dynsafe import check
 
     return int(check.main(argv))
 
