@@ -1,6 +1,7 @@
 """A repository a service could copy: accounts with owners and a withdraw method.
 
-Runs as it is on the embedded atomic backend: `python docs/examples/versioned_accounts.py`.
+Runs as it is on the embedded atomic backend:
+`python docs/examples/versioned_accounts.py`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class AccountRepository(dynsafe.Repository[Account]):
         # Read, apply, write under the version check; on a conflict, apply `take`
         # again to the item that won. `take` may run several times: keep it pure.
         return self.update(account_id, take)
+
+
 # --8<-- [end:repository]
 
 
@@ -55,9 +58,11 @@ def main() -> None:
         strangers = AccountRepository(table).for_owner("user-99")
         try:
             strangers.withdraw("a1", 70)
+            raise AssertionError("a stranger withdrew")
         except dynsafe.NotOwnerError:
-            pass  # a 403, not a 409: distinct from a version conflict
+            status = 403  # not a 409: distinct from a version conflict
         # --8<-- [end:usage]
+        assert status == 403
         assert accounts.get("a1") == account
     print("ok")
 

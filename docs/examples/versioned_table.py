@@ -23,7 +23,7 @@ def main() -> None:
         )
 
         @dynsafe.versioned(accounts, key=lambda account_id, amount: {"pk": account_id})
-        def withdraw(item: dict[str, Any], account_id: str, amount: int) -> dict[str, Any]:
+        def withdraw(item: dict[str, Any], account_id: str, amount: int) -> Any:
             return {**item, "balance": item["balance"] - amount}
 
         acct = withdraw("a1", 10)  # returns the stored item

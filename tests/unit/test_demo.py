@@ -12,7 +12,8 @@ def test_demo_shows_the_naive_loop_losing_updates_and_dynsafe_none() -> None:
     out = io.StringIO()
     assert demo.main(["--threads", "8", "--operations", "120"], out=out) == 0
     text = out.getvalue()
-    rows = {line.split("|")[0].strip(): line for line in text.splitlines() if "|" in line}
+    lines = [line for line in text.splitlines() if "|" in line]
+    rows = {line.split("|")[0].strip(): line for line in lines}
     naive = [cell.strip() for cell in rows["naive get + put"].split("|")]
     safe = [cell.strip() for cell in rows["dynsafe update"].split("|")]
     assert int(naive[3]) > 0  # lost
