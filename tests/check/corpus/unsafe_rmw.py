@@ -149,3 +149,10 @@ def written_back_next_iteration(keys):
             orders.put_item(Item=item)  # expect: DS101
         item = orders.get_item(Key=key)["Item"]
         item["seen"] = True
+
+
+def migrate_in_batches(table):
+    with table.batch_writer() as batch:
+        for item in table.scan(ConsistentRead=True)["Items"]:
+            item["schema"] = 2
+            batch.put_item(Item=item)  # expect: DS101
