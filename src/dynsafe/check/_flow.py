@@ -343,7 +343,8 @@ class Flow:
             self.scan(item.context_expr)
             if item.optional_vars is not None:
                 taint = self.taint_of(item.context_expr)
-                self.bind_target(item.optional_vars, taint, None, False)
+                value = item.context_expr
+                self.bind_target(item.optional_vars, taint, value, False)
         self.block(node.body)
 
     def _try(self, node: ast.stmt) -> None:

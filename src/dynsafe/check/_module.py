@@ -43,6 +43,11 @@ def table_alias(value: ast.expr, known: dict[str, str]) -> str | None:
             return f"nameexpr:{text}" if text else "*"
         if name in _CLIENT_FACTORIES and args and _says_dynamodb(args[0]):
             return "client"
+        if name == "batch_writer" and isinstance(value.func, ast.Attribute):
+            # ``with table.batch_writer() as batch``: batch writes go to ``table``.
+            receiver = value.func.value
+            text = dotted(receiver)
+            return table_alias(receiver, known) or (f"recv:{text}" if text else "*")
         return None
     text = dotted(value)
     return known.get(text) if text else None
