@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,13 @@ from tenacity.wait import wait_base
 
 from dynsafe.errors import DynsafeError, ValidationError
 
-__all__ = ["OnRetry", "RetryPolicy", "is_retryable", "retry_on_conflict"]
+__all__ = [
+    "AdaptiveBackoff",
+    "OnRetry",
+    "RetryPolicy",
+    "is_retryable",
+    "retry_on_conflict",
+]
 
 logger = logging.getLogger("dynsafe.retry")
 
@@ -56,6 +63,38 @@ class _StopAtDeadline(stop_base):
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
         return self._clock() + retry_state.upcoming_sleep > self._ends
+
+
+class AdaptiveBackoff(wait_base):
+    """Full-jitter exponential backoff whose scale grows with the conflict rate.
+
+    Writers of a key that conflicts often spread out further before their first
+    retry, so fewer of them collide again; a quiet key retries at once.
+
+    Args:
+        base_delay: The scale when nothing conflicts, in seconds.
+        max_delay: The longest single wait, in seconds.
+        conflict_rate: Returns the key's recent share of conflicting attempts.
+        spread: How much a conflict rate of 1 multiplies the scale, less one.
+    """
+
+    def __init__(
+        self,
+        base_delay: float,
+        max_delay: float,
+        conflict_rate: Callable[[], float],
+        spread: float = 8.0,
+    ) -> None:
+        self._base = base_delay
+        self._max = max_delay
+        self._rate = conflict_rate
+        self._spread = spread
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        """The wait before the next attempt, in seconds."""
+        scale = self._base * (1 + self._spread * self._rate())
+        exponent = min(retry_state.attempt_number - 1, 30)
+        return random.uniform(0, min(self._max, scale * 2**exponent))
 
 
 class _WaitAtLeastRetryAfter(wait_base):
@@ -94,6 +133,8 @@ class RetryPolicy:
         clock: A monotonic clock in seconds, for the deadline.
         backoff: A tenacity wait strategy to use instead of the default exponential
             backoff with full jitter.
+        adaptive: Whether primitives that track contention per key may scale the
+            default backoff by the key's conflict rate (:class:`AdaptiveBackoff`).
 
     Raises:
         ValidationError: an argument is out of range.
@@ -107,6 +148,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     backoff: wait_base | None = None
+    adaptive: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.attempts, int) or self.attempts < 1:
@@ -126,6 +168,16 @@ class RetryPolicy:
     def replace(self, **changes: Any) -> RetryPolicy:
         """Return a copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+    def for_contention(self, conflict_rate: Callable[[], float]) -> RetryPolicy:
+        """This policy with its backoff scaled by a key's conflict rate.
+
+        Unchanged when the policy is not adaptive or has a backoff of its own.
+        """
+        if not self.adaptive or self.backoff is not None:
+            return self
+        backoff = AdaptiveBackoff(self.base_delay, self.max_delay, conflict_rate)
+        return dataclasses.replace(self, backoff=backoff)
 
     def _wait(self) -> wait_base:
         backoff = self.backoff or tenacity.wait_random_exponential(

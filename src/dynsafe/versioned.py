@@ -18,15 +18,19 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import ConditionBase
 
 from dynsafe._expressions import all_of
+from dynsafe._stats import ContentionStats
 from dynsafe._table import Table, TableLike
 from dynsafe._versioning import Outcome, Versioning
+from dynsafe.combining import Combiner, Failed
 from dynsafe.errors import (
     ConditionFailedError,
     DynsafeError,
@@ -63,6 +67,13 @@ def _resendable(error: BaseException) -> bool:
     return isinstance(error, (_LostResponseError, ThrottledError, TransportError))
 
 
+Default = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
+"""The item an update starts from when none is stored."""
+
+_REMEMBERED_KEYS = 1024
+"""How many keys' last items a table remembers when asked to reuse them."""
+
+
 @dataclass
 class _Attempts:
     """What one logical write has learnt across its attempts."""
@@ -72,6 +83,18 @@ class _Attempts:
     current: Item | None = None
     read: bool = False
     lost_response: bool = False
+
+
+@dataclass
+class _Batch:
+    """The mutations one write carries, and what their attempts learnt."""
+
+    key: Item
+    identity: Hashable
+    mutations: Sequence[Mutation]
+    default: Default
+    condition: ConditionBase | None
+    state: _Attempts
 
 
 class VersionedTable:
@@ -84,7 +107,18 @@ class VersionedTable:
         token_attribute: The attribute holding recent write tokens.
         token_history: How many recent write tokens an item keeps.
         key: The key attribute names, if the table was not given them.
-        policy: The retry policy for conflicts and lost answers.
+        policy: The retry policy for conflicts and lost answers. Unless it is told
+            otherwise (``adaptive=False``, or a backoff of its own), its backoff
+            grows with each key's recent conflict rate.
+        combine: Whether plain updates of one key from several threads of this
+            process share one write (see :meth:`update`).
+        max_batch: The most updates one combined write carries.
+        reuse_last_item: Whether an update starts from the item this table last
+            stored or saw for the key, instead of reading it. A stale item costs
+            one conflict, never correctness.
+
+    Attributes:
+        stats: Per-key attempts, conflicts and combined batch sizes.
 
     Instances are safe to share between threads; processes each make their own.
 
@@ -102,12 +136,21 @@ class VersionedTable:
         token_history: int = 4,
         key: Sequence[str] | None = None,
         policy: RetryPolicy | None = None,
+        combine: bool = True,
+        max_batch: int = 32,
+        reuse_last_item: bool = False,
     ) -> None:
         self.table = Table.of(table, key=key)
         self.versioning = Versioning(
             version_attribute, start_version, token_attribute, token_history
         )
         self.policy = policy or DEFAULT_POLICY
+        self.combine = combine
+        self.reuse_last_item = reuse_last_item
+        self.stats = ContentionStats()
+        self._combiner: Combiner[Mutation] = Combiner(max_batch)
+        self._last: OrderedDict[Hashable, Item] = OrderedDict()
+        self._last_lock = threading.Lock()
 
     def __repr__(self) -> str:
         version = self.versioning.attribute
@@ -229,6 +272,14 @@ class VersionedTable:
         Returns:
             The item as stored, with its new version.
 
+        Combining: when several threads of this process update the same key with
+        no ``default``, ``condition`` or ``policy`` of their own, the first becomes
+        the leader: it applies the queued mutations in arrival order, each to the
+        result of the one before, and writes once. Each caller gets the item as it
+        stood after its own mutation (at the version the write stored), or its own
+        exception; the others' mutations still apply. A conflict re-applies the
+        whole batch to the fresh item.
+
         Cost: one ``GetItem`` and one ``PutItem`` when nobody else writes the item.
         Each conflict costs one more ``PutItem``, plus one ``GetItem`` on servers that
         do not return the current item with a failed condition.
@@ -243,43 +294,125 @@ class VersionedTable:
                 or changed a key or managed attribute.
         """
         key = self.table.check_key(key)
-        state = _Attempts(token=self.versioning.new_token())
+        if self.combine and default is None and condition is None and policy is None:
+            # Plain updates of one key from several threads share one write.
+            run = functools.partial(self._update_batch, key)
+            result: Item = self._combiner.submit(self._identity(key), mutation, run)
+            return result
+        outcome = self._update_batch(key, [mutation], default, condition, policy)[0]
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        return outcome
 
-        def attempt() -> Item:
-            return self._attempt_update(key, mutation, default, condition, state)
-
-        return self._run(attempt, _retry_update, policy)
-
-    def _attempt_update(
+    def _update_batch(
         self,
         key: Item,
-        mutation: Mutation,
-        default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-        condition: ConditionBase | None,
-        state: _Attempts,
-    ) -> Item:
+        mutations: Sequence[Mutation],
+        default: Default = None,
+        condition: ConditionBase | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> list[Item | Failed]:
+        """Apply ``mutations`` in order and write the result once.
+
+        Returns one outcome per mutation: the item after it, as stored, or
+        ``Failed`` with what it raised.
+        """
+        identity = self._identity(key)
+        state = _Attempts(token=self.versioning.new_token())
+        cached = self._last_item(identity)
+        if cached is not None:
+            state.current, state.read = cached, True
+        if len(mutations) > 1:
+            self.stats.batch(identity, len(mutations))
+        chosen = (policy or self.policy).for_contention(
+            lambda: self.stats.for_key(identity).conflict_rate
+        )
+        batch = _Batch(key, identity, mutations, default, condition, state)
+        return self._run(lambda: self._attempt_batch(batch), _retry_update, chosen)
+
+    def _attempt_batch(self, batch: _Batch) -> list[Item | Failed]:
+        state = batch.state
         if not state.read:
-            state.current, state.read = self.table.get(key), True
-        base, expected = self._base(key, state, default)
-        changed = self._apply(mutation, base)
-        if state.current is not None and changed == base:
-            return state.current
-        stored = self.versioning.stamp(changed, state.token, expected, state.current)
+            state.current, state.read = self.table.get(batch.key), True
+        base, expected = self._base(batch.key, state, batch.default)
+        outcomes, final = self._apply_all(batch.mutations, base, expected, state)
+        if all(isinstance(outcome, Failed) for outcome in outcomes):
+            return outcomes
+        if state.current is not None and final == base:
+            return [o if isinstance(o, Failed) else state.current for o in outcomes]
+        stored = self.versioning.stamp(final, state.token, expected, state.current)
         try:
-            self._send_put(stored, expected, condition)
+            self._send_put(stored, expected, batch.condition)
         except _LostResponseError:
             state.lost_response = True
+            self.stats.attempt(batch.identity, conflicted=False)
             raise
         except ConditionFailedError as error:
-            current = self._current_after(error, key)
+            self.stats.attempt(batch.identity, conflicted=True)
+            current = self._current_after(error, batch.key)
             if (
                 self.versioning.outcome(current, state.token, expected)
                 is Outcome.LANDED
             ):
-                return stored
+                return self._results(outcomes, stored, batch.identity)
             state.current = current
-            raise self._refine(error, key, expected, current, state) from error
-        return stored
+            self._remember(batch.identity, current)
+            raise self._refine(error, batch.key, expected, current, state) from error
+        self.stats.attempt(batch.identity, conflicted=False)
+        return self._results(outcomes, stored, batch.identity)
+
+    def _apply_all(
+        self,
+        mutations: Sequence[Mutation],
+        base: Item,
+        expected: int | None,
+        state: _Attempts,
+    ) -> tuple[list[Item | Failed], Item]:
+        """Apply each mutation to the result of the last that succeeded."""
+        outcomes: list[Item | Failed] = []
+        item = base
+        for mutation in mutations:
+            try:
+                changed = self._apply(mutation, item)
+                if len(mutations) > 1:
+                    # A batch refuses the one mutation that makes the item too big.
+                    stamped = self.versioning.stamp(
+                        changed, state.token, expected, base
+                    )
+                    self.table.serialize_checked(stamped)
+            except Exception as error:  # the caller of this mutation gets it back
+                outcomes.append(Failed(error))
+                continue
+            outcomes.append(changed)
+            item = changed
+        return outcomes, item
+
+    def _results(
+        self, outcomes: list[Item | Failed], stored: Item, identity: Hashable
+    ) -> list[Item | Failed]:
+        """Each caller's item as it stood after its own mutation, at the new version."""
+        self._remember(identity, stored)
+        managed = {name: stored[name] for name in self.versioning.managed}
+        return [o if isinstance(o, Failed) else {**o, **managed} for o in outcomes]
+
+    def _identity(self, key: Mapping[str, Any]) -> Hashable:
+        return tuple(key[name] for name in self.table.key_names)
+
+    def _last_item(self, identity: Hashable) -> Item | None:
+        if not self.reuse_last_item:
+            return None
+        with self._last_lock:
+            return self._last.get(identity)
+
+    def _remember(self, identity: Hashable, item: Item | None) -> None:
+        if not self.reuse_last_item:
+            return
+        with self._last_lock:
+            self._last.pop(identity, None)
+            if item is not None:
+                self._last[identity] = item
+                while len(self._last) > _REMEMBERED_KEYS:
+                    self._last.popitem(last=False)
 
     def _base(
         self,

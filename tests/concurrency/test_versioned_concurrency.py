@@ -26,10 +26,19 @@ def add_one(item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "n": item["n"] + 1}
 
 
-def safe_updates(endpoint_url: str | None, name: str, count: int) -> list[int]:
-    """Increment through dynsafe; return the version each success stored."""
+def uncombined(endpoint_url: str | None, name: str) -> dynsafe.VersionedTable:
     table = dynsafe.Table(testing.local_client(endpoint_url), name, key=("pk",))
-    accounts = dynsafe.VersionedTable(table, policy=PATIENT)
+    return dynsafe.VersionedTable(table, policy=PATIENT, combine=False)
+
+
+def safe_updates(
+    endpoint_url: str | None,
+    name: str,
+    count: int,
+    accounts: dynsafe.VersionedTable | None = None,
+) -> list[int]:
+    """Increment through dynsafe, one write per update; return stored versions."""
+    accounts = accounts or uncombined(endpoint_url, name)
     return [accounts.update({"pk": "hot"}, add_one)["version"] for _ in range(count)]
 
 
@@ -71,8 +80,9 @@ def assert_nothing_lost(backend: Backend, name: str, versions: list[int]) -> Non
 
 def test_threads_lose_no_update_and_the_naive_loop_does(atomic: Backend) -> None:
     name = fresh_item(atomic)
+    shared = uncombined(atomic.endpoint_url, name)
     results = in_threads(
-        THREADS, lambda _: safe_updates(atomic.endpoint_url, name, PER_WORKER)
+        THREADS, lambda _: safe_updates(atomic.endpoint_url, name, PER_WORKER, shared)
     )
     versions = [v for result in results for v in result]
     assert len(versions) == THREADS * PER_WORKER

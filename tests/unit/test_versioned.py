@@ -418,3 +418,81 @@ def test_throttling_is_retried(moto: Backend) -> None:
     faults.fail_before("PutItem", "ProvisionedThroughputExceededException", times=2)
     assert accounts.update({"pk": "a"}, lambda i: {**i, "n": 1})["n"] == 1
     assert faults.fired["PutItem"] == 2
+
+
+# -- hot items: the last item seen, stats, adaptive backoff ---------------------------
+
+
+def test_reuse_last_item_skips_the_read_and_a_stale_item_costs_one_conflict(
+    moto: Backend,
+) -> None:
+    client = moto.client()
+    name = moto.table()
+    accounts = dynsafe.VersionedTable(
+        dynsafe.Table(client, name, key=("pk",)), policy=NO_WAIT, reuse_last_item=True
+    )
+    rival = dynsafe.VersionedTable(dynsafe.Table(client, name, key=("pk",)))
+    accounts.create({"pk": "a", "n": 0})
+    accounts.update({"pk": "a"}, lambda i: {**i, "n": i["n"] + 1}, default={"n": 0})
+    accounts.table.stats.reset()
+    accounts.update({"pk": "a"}, lambda i: {**i, "n": i["n"] + 1})
+    assert accounts.table.stats.by_operation() == {"PutItem": 1}  # no read
+
+    rival.update({"pk": "a"}, lambda i: {**i, "n": i["n"] + 10})
+    accounts.table.stats.reset()
+    stored = accounts.update({"pk": "a"}, lambda i: {**i, "n": i["n"] + 1})
+    assert stored["n"] == 13
+    # the stale put failed and returned the current item; no read at all
+    assert accounts.table.stats.by_operation() == {"PutItem": 2}
+    assert accounts.stats.for_key(("a",)).conflicts == 1
+
+
+def test_stats_count_attempts_and_conflicts_per_key(moto: Backend) -> None:
+    accounts = accounts_on(moto)
+    accounts.create({"pk": "a", "n": 0})
+    for _ in range(3):
+        accounts.update({"pk": "a"}, lambda i: {**i, "n": i["n"] + 1})
+    stats = accounts.stats.for_key(("a",))
+    assert (stats.attempts, stats.conflicts) == (3, 0)
+    assert accounts.stats.totals().attempts == 3
+    assert accounts.stats.for_key(("zz",)).attempts == 0
+
+
+def test_adaptive_backoff_waits_longer_on_a_key_that_conflicts() -> None:
+    import random
+
+    import tenacity
+
+    from dynsafe.retry import AdaptiveBackoff
+
+    random.seed(7)
+    state = tenacity.RetryCallState(None, None, (), {})  # type: ignore[arg-type]
+    state.attempt_number = 1
+    quiet = AdaptiveBackoff(0.01, 1.0, lambda: 0.0)
+    busy = AdaptiveBackoff(0.01, 1.0, lambda: 1.0)
+    assert max(quiet(state) for _ in range(200)) <= 0.01
+    assert max(busy(state) for _ in range(200)) > 0.05
+    policy = dynsafe.RetryPolicy()
+    assert policy.for_contention(lambda: 0.5).backoff is not None
+    assert (
+        dynsafe.RetryPolicy(adaptive=False).for_contention(lambda: 1.0).backoff is None
+    )
+
+
+def test_a_combined_mutation_that_makes_the_item_too_big_fails_alone(
+    moto: Backend,
+) -> None:
+    accounts = accounts_on(moto)
+    accounts.create({"pk": "a", "n": 0})
+    key = {"pk": "a"}
+    outcomes = accounts._update_batch(
+        key,
+        [
+            lambda i: {**i, "n": i["n"] + 1},
+            lambda i: {**i, "blob": b"x" * 500_000},
+            lambda i: {**i, "n": i["n"] + 1},
+        ],
+    )
+    assert [type(o).__name__ for o in outcomes] == ["dict", "Failed", "dict"]
+    assert outcomes[2]["n"] == 2  # type: ignore[index]
+    assert accounts.get(key)["n"] == 2  # type: ignore[index]
