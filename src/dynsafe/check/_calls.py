@@ -63,6 +63,11 @@ EXPRESSIONS = {
 }
 """Expression parameters, mapped to whether they follow the update grammar."""
 
+TRIGGER_WORDS = OPERATIONS | frozenset(
+    [*EXPRESSIONS, "ClientError", "batch_writer", "paginate"]
+)
+"""Words without which a file or function cannot hold anything the rules look at."""
+
 TRANSACT_ENTRIES = {
     "Put": "put_item",
     "Update": "update_item",

@@ -393,7 +393,7 @@ def summarize(index: ModuleIndex, function: Function) -> Summary:
     known = index.summaries.get(key)
     if known is not None:
         return known
-    if key in index.walking:
+    if key in index.walking or not index.is_relevant(function):
         return Summary()
     index.walking.add(key)
     summary = Flow(index, function).run()
@@ -403,8 +403,7 @@ def summarize(index: ModuleIndex, function: Function) -> Summary:
 
 
 def analyze(tree: ast.Module, index: ModuleIndex) -> None:
-    """Walk the module body and every function in it, each once."""
+    """Walk the module body and every relevant function in it, each once."""
     Flow(index, tree).run()
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            summarize(index, node)
+    for function in index.scopes:
+        summarize(index, function)
