@@ -64,7 +64,7 @@ class Tally:
     seconds: float = 0.0
 
 
-# -- the loops ------------------------------------------------------------------------
+# -- the loops -------------------------------------------------------------------------
 
 
 def _dynsafe_step(
@@ -177,7 +177,7 @@ def make_step(loop: str, endpoint: str, table: str) -> tuple[Callable[[], int], 
     return _boto3_step(endpoint, table, safe=loop == "boto3 conditional")
 
 
-# -- running ----------------------------------------------------------------------------
+# -- running ---------------------------------------------------------------------------
 
 
 def run_process(loop: str, endpoint: str, table: str, threads: int, ops: int) -> Tally:
