@@ -326,10 +326,10 @@ def check_handler(flow: Flow, body: list[ast.stmt], handler: ast.ExceptHandler) 
     raised = [node for node in _walk(handler.body) if isinstance(node, ast.Raise)]
     if raised and not any(_raises_conflict(node) for node in raised):
         return
-    what = "into a conflict" if raised else "into nothing"
+    what = "reports every error as a conflict" if raised else "swallows every error"
     message = (
-        f"except ClientError turns every error {what} without looking at the "
-        "error code (throttling and validation errors land here too)"
+        f"except ClientError {what} without looking at the error code "
+        "(throttling and validation errors land here too)"
     )
     flow.index.report_line("DS104", handler, message)
 
