@@ -183,7 +183,7 @@ def real_servers(locked_server: Backend, dynalite: Backend) -> list[Backend]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
