@@ -33,6 +33,12 @@ from dynsafe.errors import (
 )
 from dynsafe.repository import Repository
 from dynsafe.retry import RetryPolicy, retry_on_conflict
+from dynsafe.transaction import (
+    Transaction,
+    run_transaction,
+    transact_get,
+    transaction,
+)
 from dynsafe.versioned import VersionedTable, versioned
 
 __all__ = [
@@ -56,6 +62,7 @@ __all__ = [
     "Table",
     "TableNotFoundError",
     "ThrottledError",
+    "Transaction",
     "TransactionCanceledError",
     "TransactionConflictError",
     "TransactionInProgressError",
@@ -65,5 +72,8 @@ __all__ = [
     "VersionedTable",
     "__version__",
     "retry_on_conflict",
+    "run_transaction",
+    "transact_get",
+    "transaction",
     "versioned",
 ]

@@ -25,6 +25,7 @@ PUBLIC = [
     "Table",
     "TableNotFoundError",
     "ThrottledError",
+    "Transaction",
     "TransactionCanceledError",
     "TransactionConflictError",
     "TransactionInProgressError",
@@ -34,6 +35,9 @@ PUBLIC = [
     "VersionedTable",
     "__version__",
     "retry_on_conflict",
+    "run_transaction",
+    "transact_get",
+    "transaction",
     "versioned",
 ]
 

@@ -1,0 +1,648 @@
+"""Transactions: several writes across items and tables that all land, or none does.
+
+Roles:
+
+- :class:`Transaction` collects actions (put, update, delete, check and their
+  versioned forms), refuses a bad one as it is added, and commits them all in one
+  ``TransactWriteItems`` request;
+- :func:`transaction` is the context manager around it: a clean exit commits, an
+  error sends nothing;
+- :func:`run_transaction` builds a transaction from fresh reads with the caller's
+  function, and builds it again when a version it read has gone stale;
+- :func:`transact_get` reads up to 100 items as of one moment (``TransactGetItems``).
+
+One *token* names one logical transaction. It is the request's
+``ClientRequestToken``, so DynamoDB applies a resent commit once for 10 minutes, and
+it is the write token that versioned actions leave in each item's history, so a
+resent commit refused by its own first landing is recognised as landed. A rebuilt
+transaction has other parameters, hence a new token.
+
+A transaction is built and committed by one thread; the functions are safe to call
+from many threads and processes at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import tenacity
+from boto3.dynamodb.conditions import ConditionBase
+
+from dynsafe._codec import deserialize_item, serialize_item
+from dynsafe._table import Table, TableLike
+from dynsafe._transact import (
+    MAX_ACTIONS,
+    MAX_REQUEST_BYTES,
+    Action,
+    Batch,
+    check_action,
+    delete_action,
+    delete_versioned_action,
+    item_outcome,
+    put_action,
+    put_versioned_action,
+    shown_key,
+    stale_version,
+    update_action,
+    update_of,
+    update_versioned_action,
+)
+from dynsafe._versioning import Outcome, Versioning
+from dynsafe.errors import (
+    CancellationReason,
+    DynsafeError,
+    OutcomeUnknownError,
+    TransactionCanceledError,
+    ValidationError,
+)
+from dynsafe.retry import RetryPolicy, is_retryable
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+__all__ = [
+    "MAX_ACTIONS",
+    "MAX_REQUEST_BYTES",
+    "REPLAY_WINDOW",
+    "Transaction",
+    "VersionedLike",
+    "run_transaction",
+    "transact_get",
+    "transaction",
+]
+
+logger = logging.getLogger("dynsafe.transaction")
+
+R = TypeVar("R")
+Item = dict[str, Any]
+
+REPLAY_WINDOW = 9 * 60.0
+"""Seconds after its first send during which a commit is resent with its token.
+
+DynamoDB honours a ``ClientRequestToken`` for 10 minutes; the minute left over
+covers the backoff before the resend and the time the first request took.
+"""
+
+_TOKEN_LENGTH = range(1, 37)
+_DEFAULT_POLICY = RetryPolicy()
+
+
+class VersionedLike(Protocol):
+    """What versioned actions need of a :class:`~dynsafe.VersionedTable`."""
+
+    @property
+    def table(self) -> Table:
+        """The table the items live in."""
+
+    @property
+    def versioning(self) -> Versioning:
+        """Where the items keep their version and write tokens."""
+
+
+class Transaction:
+    """Writes to several items, in one or more tables, that all land or none does.
+
+    Add actions, then :meth:`commit`; or use :func:`transaction` to commit on a clean
+    exit. Each action is checked as it is added, and a bad one is refused with an
+    error naming it (``action #3 (update)``, its table and key) before anything is
+    sent: more than 100 actions, two actions on one item, actions over DynamoDB's
+    4 MB request limit, an item over 400 KB, a key with missing or extra attributes,
+    an update of a key attribute, tables on clients for another region or endpoint.
+
+    Args:
+        client: The client to send the commit with; by default the first action's
+            table's. Every table must be on a client for the same region and
+            endpoint: the tables are named in that client's account.
+        policy: When to send the commit again (see :meth:`commit`).
+        token: This transaction's ``ClientRequestToken`` (1 to 36 characters), to
+            make a commit idempotent across your own retries, or a fresh one.
+
+    Not thread-safe: one thread builds and commits a transaction.
+
+    Raises:
+        ValidationError: the token is not 1 to 36 characters.
+
+    Example:
+        >>> tx = dynsafe.Transaction()
+        >>> tx.update(accounts, {"pk": "a1"}, add={"balance": -10},
+        ...           condition=Attr("balance").gte(10))
+        >>> tx.update(accounts, {"pk": "a2"}, add={"balance": 10})
+        >>> tx.commit()
+    """
+
+    def __init__(
+        self,
+        client: DynamoDBClient | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+        token: str | None = None,
+    ) -> None:
+        if token is not None and (
+            not isinstance(token, str) or len(token) not in _TOKEN_LENGTH
+        ):
+            raise ValidationError(
+                f"a client request token is 1 to 36 characters, not {token!r}"
+            )
+        self.token = token or Versioning.new_token()
+        self.policy = policy or _DEFAULT_POLICY
+        self.committed = False
+        self._batch = Batch(client, "TransactWriteItems")
+        self._actions: list[Action] = []
+        self._size = 0
+        self._first_sent: float | None = None
+        self._uncertain = False
+        self._last_lost = False
+
+    def __len__(self) -> int:
+        return len(self._actions)
+
+    def __repr__(self) -> str:
+        return f"Transaction({len(self)} actions, committed={self.committed})"
+
+    @property
+    def actions(self) -> list[tuple[str, str, Item]]:
+        """``(kind, table, key)`` of each action, in the order they were added."""
+        return [action.described for action in self._actions]
+
+    # -- actions -------------------------------------------------------------------
+
+    def put(
+        self,
+        table: TableLike,
+        item: Mapping[str, Any],
+        *,
+        condition: ConditionBase | None = None,
+    ) -> None:
+        """Write a whole item, replacing any stored under its key.
+
+        Raises:
+            ValidationError: the item lacks a key attribute, is over 400 KB
+                (:class:`~dynsafe.ItemTooLargeError`), or breaks a rule of the
+                transaction (see the class).
+        """
+        target = self._batch.table(table)
+        with self._blame("put", target, item):
+            self._add(put_action(target, item, condition))
+
+    def update(
+        self,
+        table: TableLike,
+        key: Mapping[str, Any],
+        *,
+        set: Mapping[str, Any] | None = None,
+        add: Mapping[str, Any] | None = None,
+        remove: Sequence[str] = (),
+        condition: ConditionBase | None = None,
+    ) -> None:
+        """Change some attributes of one item (creating it if absent, as DynamoDB does).
+
+        Args:
+            table: The item's table.
+            key: The item's key, exactly its key attributes.
+            set: Attributes to set to these values.
+            add: Numbers to add (negative to subtract), or elements to add to sets.
+            remove: Attributes to remove.
+            condition: A boto3 condition the stored item must meet.
+
+        Raises:
+            ValidationError: no change, an attribute changed twice or a key attribute
+                changed, a bad key, or a rule of the transaction broken.
+        """
+        target = self._batch.table(table)
+        with self._blame("update", target, key):
+            change = update_of(set, add, remove)
+            self._add(update_action(target, key, change, condition))
+
+    def delete(
+        self,
+        table: TableLike,
+        key: Mapping[str, Any],
+        *,
+        condition: ConditionBase | None = None,
+    ) -> None:
+        """Delete one item (nothing happens if it is absent and no condition says so).
+
+        Raises:
+            ValidationError: a bad key, or a rule of the transaction broken.
+        """
+        target = self._batch.table(table)
+        with self._blame("delete", target, key):
+            self._add(delete_action(target, key, condition))
+
+    def check(
+        self, table: TableLike, key: Mapping[str, Any], condition: ConditionBase
+    ) -> None:
+        """Require ``condition`` of an item the transaction does not write.
+
+        Raises:
+            ValidationError: no condition, a bad key, or a rule of the transaction
+                broken.
+        """
+        target = self._batch.table(table)
+        with self._blame("check", target, key):
+            self._add(check_action(target, key, condition))
+
+    # -- versioned actions -----------------------------------------------------------
+
+    def put_versioned(
+        self,
+        table: VersionedLike,
+        item: Mapping[str, Any],
+        *,
+        condition: ConditionBase | None = None,
+    ) -> Item:
+        """Write ``item`` only if the stored item is still at the version it carries.
+
+        ``item`` is the item as read, changed: its version (none for a create) is the
+        one the write expects, and its token history goes on. A stale version fails
+        the commit with a reason whose ``version_conflict`` is true.
+
+        Returns:
+            The item as it will be stored: the next version, this transaction's token
+            added to the history.
+
+        Raises:
+            ValidationError: as :meth:`put`, or the stored version is not an int.
+        """
+        target, versioning = table.table, table.versioning
+        with self._blame("put_versioned", target, item):
+            action, stored = put_versioned_action(
+                target, versioning, item, self.token, condition
+            )
+            self._add(action)
+        return stored
+
+    def update_versioned(
+        self,
+        table: VersionedLike,
+        item: Mapping[str, Any],
+        *,
+        set: Mapping[str, Any] | None = None,
+        add: Mapping[str, Any] | None = None,
+        remove: Sequence[str] = (),
+        condition: ConditionBase | None = None,
+    ) -> int:
+        """Change attributes of the item as read, if it is still at its version.
+
+        ``item`` is the item as read (its key, version and token history are used);
+        ``set``, ``add`` and ``remove`` are the change, as in :meth:`update`. A key
+        with no version creates the item.
+
+        Returns:
+            The version the item will have.
+
+        Raises:
+            ValidationError: as :meth:`update`, or the change touches the version or
+                the write tokens.
+        """
+        target, versioning = table.table, table.versioning
+        with self._blame("update_versioned", target, item):
+            change = update_of(set, add, remove)
+            action, version = update_versioned_action(
+                target, versioning, item, self.token, change, condition
+            )
+            self._add(action)
+        return version
+
+    def delete_versioned(
+        self,
+        table: VersionedLike,
+        item: Mapping[str, Any],
+        *,
+        condition: ConditionBase | None = None,
+    ) -> None:
+        """Delete the item as read, if it is still at its version.
+
+        Raises:
+            ValidationError: ``item`` has no version, or as :meth:`delete`.
+        """
+        target, versioning = table.table, table.versioning
+        with self._blame("delete_versioned", target, item):
+            self._add(delete_versioned_action(target, versioning, item, condition))
+
+    # -- checks --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _blame(self, kind: str, table: Table, key: Mapping[str, Any]) -> Iterator[None]:
+        """Name the action being added in any error its checks raise."""
+        if self.committed:
+            raise ValidationError("the transaction is committed; start another")
+        try:
+            yield
+        except ValidationError as error:
+            label = f"action #{len(self._actions)} ({kind}): {error.message}"
+            shown = shown_key(table, key)
+            raise type(error)(label, table=table.name, key=shown) from error
+
+    def _add(self, action: Action) -> None:
+        size = self._size + action.size
+        if size > MAX_REQUEST_BYTES:
+            raise ValidationError(
+                f"the transaction would be about {size} bytes, over DynamoDB's"
+                f" limit of {MAX_REQUEST_BYTES}"
+            )
+        # Last, as it records the item: a refused action leaves no trace.
+        self._batch.admit(len(self._actions), action.table, action.key)
+        self._actions.append(action)
+        self._size = size
+
+    # -- committing ----------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Send every action in one ``TransactWriteItems``: all land, or none does.
+
+        Retried under the policy, always with the same token: when another
+        transaction held an item (``TransactionConflict``), when DynamoDB throttled,
+        while the same token is still in progress, and when the answer was lost
+        (within :data:`REPLAY_WINDOW` of the first send, since DynamoDB applies a
+        resent token once). A failed condition is not retried.
+
+        Cost: one request per attempt; 2 write capacity units per KB of each item
+        written or checked (twice a plain write).
+
+        Raises:
+            TransactionCanceledError: an action's condition failed (``reasons`` says
+                which; ``version_conflicts`` for stale versions), or conflicts
+                outlasted the policy.
+            OutcomeUnknownError: the answer was lost and no resend could tell
+                whether the transaction landed.
+            IdempotentParameterMismatchError: the token was used with other actions.
+            ValidationError: the transaction is empty or already committed.
+            DynsafeError: anything else DynamoDB refused, translated.
+        """
+        _Runner(self.policy, lambda: (self, None), rebuild=False).run()
+
+    def _send_once(self) -> None:
+        if not self._actions:
+            raise ValidationError("a transaction needs at least one action")
+        if self.committed:
+            raise ValidationError("the transaction is committed already")
+        if self._first_sent is None:
+            self._first_sent = self.policy.clock()
+        self._last_lost = False
+        logger.debug("committing a transaction of %d actions", len(self._actions))
+        try:
+            self._send()
+        except OutcomeUnknownError:
+            self._uncertain = self._last_lost = True
+            raise
+        except TransactionCanceledError as error:
+            error.reasons = self._explain(error.reasons)
+            if not self._landed_before(error):
+                raise
+        self.committed = True
+
+    def _send(self) -> None:
+        assert self._batch.sender is not None  # set by the first action
+        params = {
+            "TransactItems": [action.request for action in self._actions],
+            "ClientRequestToken": self.token,
+        }
+        described = [action.described for action in self._actions]
+        self._batch.sender.send("TransactWriteItems", params, actions=described)
+
+    def _may_resend(self) -> bool:
+        """Whether the last answer was lost and the token is still honoured."""
+        sent = self._first_sent
+        elapsed = self.policy.clock() - sent if sent is not None else 0.0
+        return self._last_lost and elapsed < REPLAY_WINDOW
+
+    # -- explaining a cancellation -------------------------------------------------
+
+    def _explain(self, reasons: list[CancellationReason]) -> list[CancellationReason]:
+        """Mark the failed conditions of versioned actions that were version checks."""
+        explained = []
+        for action, reason in zip(self._actions, reasons, strict=False):
+            if (
+                action.versioning is not None
+                and reason.code == "ConditionalCheckFailed"
+            ):
+                reason = dataclasses.replace(
+                    reason, version_conflict=stale_version(action, reason.item)
+                )
+            explained.append(reason)
+        return explained + reasons[len(explained) :]
+
+    def _landed_before(self, error: TransactionCanceledError) -> bool:
+        """After a lost answer, tell from the refused resend whether the first landed.
+
+        Raises:
+            OutcomeUnknownError: nothing returned can tell.
+        """
+        if not self._uncertain or error.retryable:
+            return False
+        outcome = self._outcome(error.reasons)
+        logger.debug("resent transaction refused; first attempt %s", outcome.value)
+        if outcome is Outcome.LANDED:
+            return True
+        if outcome is Outcome.NOT_LANDED:
+            self._uncertain = False
+            return False
+        raise OutcomeUnknownError(
+            "TransactWriteItems answer lost, and its resend was refused by a"
+            " condition that does not say whether the first attempt landed",
+            table=error.table,
+            code=error.code,
+            operation="TransactWriteItems",
+        ) from error
+
+    def _outcome(self, reasons: Sequence[CancellationReason]) -> Outcome:
+        """What the items returned say; one item is enough, as the commit is atomic."""
+        outcomes = [
+            item_outcome(action, reason.item, self.token)
+            for action, reason in zip(self._actions, reasons, strict=False)
+            if reason.code == "ConditionalCheckFailed"
+        ]
+        for decisive in (Outcome.LANDED, Outcome.NOT_LANDED):
+            if decisive in outcomes:
+                return decisive
+        return Outcome.UNKNOWN
+
+
+def _stale(error: TransactionCanceledError) -> bool:
+    """Whether building the transaction again from fresh reads could succeed."""
+    failures = error.failures
+    return bool(error.version_conflicts) and all(
+        reason.version_conflict or reason.retryable for reason in failures
+    )
+
+
+class _Runner(Generic[R]):
+    """One logical transaction under a retry policy: send it again, or build anew.
+
+    A lost answer or a conflict sends the *same* transaction again (same token): it
+    may have landed, and building it again from fresh reads could apply it twice. A
+    stale version builds a new one, when there is a function to build it.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        make: Callable[[], tuple[Transaction, R]],
+        *,
+        rebuild: bool,
+    ) -> None:
+        self._policy = policy
+        self._make = make
+        self._rebuild = rebuild
+        self._built: tuple[Transaction, R] | None = None
+
+    def run(self) -> R:
+        retrying = self._policy.retrying().copy(
+            retry=tenacity.retry_if_exception(self._worth_retry)
+        )
+        try:
+            return retrying(self._attempt)
+        except DynsafeError as error:
+            error.attempts = retrying.statistics.get("attempt_number", 1)
+            raise
+
+    def _attempt(self) -> R:
+        if self._built is None:
+            self._built = self._make()
+        tx, value = self._built
+        if self._rebuild and not len(tx):
+            return value  # the function decided that nothing is to be written
+        try:
+            tx._send_once()
+        except TransactionCanceledError as error:
+            if self._rebuild and _stale(error):
+                logger.debug("transaction read a stale version; building it again")
+                self._built = None
+            raise
+        return value
+
+    def _worth_retry(self, error: BaseException) -> bool:
+        if isinstance(error, TransactionCanceledError):
+            return error.retryable or (self._rebuild and _stale(error))
+        if isinstance(error, OutcomeUnknownError):
+            return self._built is not None and self._built[0]._may_resend()
+        return is_retryable(error)
+
+
+@contextlib.contextmanager
+def transaction(
+    client: DynamoDBClient | None = None,
+    *,
+    policy: RetryPolicy | None = None,
+    token: str | None = None,
+) -> Iterator[Transaction]:
+    """Collect actions in a :class:`Transaction` and commit them on a clean exit.
+
+    An error inside the block sends nothing. Arguments, cost, and what the commit
+    raises are those of :class:`Transaction` and :meth:`Transaction.commit`; an
+    empty block raises :class:`~dynsafe.ValidationError`.
+
+    Example:
+        >>> with dynsafe.transaction() as tx:
+        ...     tx.update(accounts, {"pk": "a1"}, add={"balance": -10},
+        ...               condition=Attr("balance").gte(10))
+        ...     tx.update(accounts, {"pk": "a2"}, add={"balance": 10})
+    """
+    tx = Transaction(client, policy=policy, token=token)
+    yield tx
+    tx.commit()
+
+
+def run_transaction(
+    build: Callable[[Transaction], R],
+    *,
+    client: DynamoDBClient | None = None,
+    policy: RetryPolicy | None = None,
+) -> R:
+    """Build a transaction with ``build(tx)`` from fresh reads, commit, and retry.
+
+    For a read-modify-write over several items: ``build`` reads what it needs (with
+    :func:`transact_get` or consistent reads) and adds versioned actions. When the
+    commit fails only on stale versions (or on conflicts), ``build`` runs again on
+    a new transaction, with a new token, and reads again. A lost answer is resent
+    as it was, never rebuilt, since it may have landed. ``build`` must do nothing
+    but read and add actions: it may run several times. If it adds no action,
+    nothing is sent.
+
+    Safe from many threads and processes: the version checks decide who wins.
+
+    Returns:
+        What the successful ``build`` returned.
+
+    Raises:
+        TransactionCanceledError: a condition the caller gave failed, or stale
+            versions outlasted the policy.
+        OutcomeUnknownError, DynsafeError: as :meth:`Transaction.commit`.
+        Exception: whatever ``build`` raised, unless a retryable dynsafe error.
+
+    Cost: per attempt, the reads ``build`` makes and one ``TransactWriteItems``.
+    """
+    chosen = policy or _DEFAULT_POLICY
+    tables: dict[int, tuple[TableLike, Table]] = {}
+
+    def make() -> tuple[Transaction, R]:
+        tx = Transaction(client, policy=chosen)
+        tx._batch.tables = tables  # each boto3 resource is described once per call
+        return tx, build(tx)
+
+    return _Runner(chosen, make, rebuild=True).run()
+
+
+def transact_get(
+    items: Iterable[tuple[TableLike, Mapping[str, Any]]],
+    *,
+    client: DynamoDBClient | None = None,
+    policy: RetryPolicy | None = None,
+) -> list[Item | None]:
+    """Read up to 100 items, from one or more tables, as of one moment.
+
+    Args:
+        items: ``(table, key)`` pairs; each key exactly the table's key attributes,
+            each item once.
+        client: The client to send with; by default the first table's.
+        policy: When to read again: a conflict with a transaction writing one of
+            the items, throttling, no answer.
+
+    Returns:
+        The items as Python values, in the order asked, ``None`` for a missing one.
+
+    Raises:
+        ValidationError: no item, more than 100, a bad or repeated key, or tables on
+            clients for another region or endpoint; nothing is sent.
+        TransactionCanceledError: conflicts outlasted the policy.
+        DynsafeError: anything else DynamoDB refused, translated.
+
+    Cost: one ``TransactGetItems`` per attempt; 2 read capacity units per 4 KB of
+    each item (twice a consistent read). Safe from many threads.
+    """
+    batch = Batch(client, "TransactGetItems")
+    gets, described = [], []
+    for index, (table, key) in enumerate(items):
+        target = batch.table(table)
+        checked = _checked_read(batch, index, target, key)
+        gets.append({"Get": {"TableName": target.name, "Key": serialize_item(checked)}})
+        described.append(("get", target.name, checked))
+    if batch.sender is None:
+        raise ValidationError("transact_get needs at least one (table, key)")
+    sender = batch.sender
+    response = (policy or _DEFAULT_POLICY).call(
+        sender.send, "TransactGetItems", {"TransactItems": gets}, actions=described
+    )
+    return [_item_of(entry) for entry in response.get("Responses", [])]
+
+
+def _checked_read(
+    batch: Batch, index: int, table: Table, key: Mapping[str, Any]
+) -> Item:
+    try:
+        checked = table.check_key(key)
+        batch.admit(index, table, checked)
+    except ValidationError as error:
+        label = f"read #{index}: {error.message}"
+        raise type(error)(label, table=table.name, key=shown_key(table, key)) from error
+    return checked
+
+
+def _item_of(entry: Mapping[str, Any]) -> Item | None:
+    raw = entry.get("Item")
+    return deserialize_item(raw) if raw is not None else None
