@@ -12,6 +12,7 @@ function body replace what a name held; assignments inside a branch or loop add 
 from __future__ import annotations
 
 import ast
+from collections import ChainMap
 from collections.abc import Iterable
 
 from dynsafe.check import _rules
@@ -129,7 +130,7 @@ class Flow:
 
     def alias(self, node: ast.expr) -> str | None:
         """Return the table key a table or client expression is bound to, if known."""
-        known = {**self.index.tables, **self.class_tables(), **self.tables}
+        known = ChainMap(self.tables, self.class_tables(), self.index.tables)
         return table_alias(node, known)
 
     def class_tables(self) -> dict[str, str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import bisect
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,7 +33,7 @@ _CLIENT_FACTORIES = frozenset({"client", "resource"})
 _ERROR_ALIAS = re.compile(r"\bClientError\s+as\s+(\w+)")
 
 
-def table_alias(value: ast.expr, known: dict[str, str]) -> str | None:
+def table_alias(value: ast.expr, known: Mapping[str, str]) -> str | None:
     """Return the table key an assigned value stands for, if it is a table or client.
 
     Args:

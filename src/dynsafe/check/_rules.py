@@ -111,10 +111,24 @@ def _guarded(flow: Flow, request: Request) -> bool:
         return False
     if flow.taint_of(condition):
         return True
+    built = _condition_builder(flow, condition)
+    if built is not None:
+        # boto3 conditions: only a create-only check guards a write of what was read.
+        calls = [n for n in ast.walk(built) if isinstance(n, ast.Call)]
+        return any(call_name(c) == "not_exists" for c in calls)
     text = flow.resolver.text(condition)
     if text is None or text.partial or "attribute_not_exists" in text.value:
         return True
     return _placeholders_read(flow, request, text.value)
+
+
+def _condition_builder(flow: Flow, node: ast.expr, depth: int = 0) -> ast.expr | None:
+    """Return the boto3 ``Attr(...)`` condition ``node`` is (or names), if it is one."""
+    if isinstance(node, ast.Name) and depth < 4:
+        bound = flow.lookup(node.id)
+        return _condition_builder(flow, bound, depth + 1) if bound is not None else None
+    calls = (n for n in ast.walk(node) if isinstance(n, ast.Call))
+    return node if any(call_name(c) == "Attr" for c in calls) else None
 
 
 def _placeholders_read(flow: Flow, request: Request, condition: str) -> bool:

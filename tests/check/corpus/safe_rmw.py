@@ -149,3 +149,9 @@ class Cache:
     def bump(self, key):
         value = self.get_item(key) or 0
         self.put_item(key, value + 1)
+
+
+def boto3_create_only(order_id):
+    item = orders.get_item(Key={"pk": order_id}).get("Item") or {"pk": order_id}
+    guard = Attr("pk").not_exists()
+    orders.put_item(Item={**item, "seen": 1}, ConditionExpression=guard)

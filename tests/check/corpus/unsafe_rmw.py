@@ -5,7 +5,7 @@ and the write.
 """
 
 import boto3
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 dynamodb = boto3.resource("dynamodb")
 orders = dynamodb.Table("orders")
@@ -156,3 +156,9 @@ def migrate_in_batches(table):
         for item in table.scan(ConsistentRead=True)["Items"]:
             item["schema"] = 2
             batch.put_item(Item=item)  # expect: DS101
+
+
+def boto3_condition_on_a_constant(table, key):
+    item = table.get_item(Key=key)["Item"]
+    item["seen"] = True
+    table.put_item(Item=item, ConditionExpression=Attr("state").eq("open"))  # expect: DS101
