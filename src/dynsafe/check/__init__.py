@@ -3,7 +3,8 @@
 It reads source with ``ast`` and never imports the code it checks (nor the dynsafe
 runtime), so it runs in CI on services that do not even install. The roles:
 
-- rules (``_rules``): the five checks, DS101-DS105, listed in ``RULES``;
+- rules (``_rules`` and one ``_rules_*`` module per concern): DS101-DS105, listed in
+  ``RULES``;
 - flow (``_flow``, ``_summary``): one walk per function tracking which values came
   from a read, and what each helper does with its arguments;
 - expressions (``_expr``, ``_resolve``, ``_reserved``): reading expression strings and

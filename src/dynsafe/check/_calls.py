@@ -76,6 +76,26 @@ TRANSACT_ENTRIES = {
 }
 """``TransactItems`` entry keys, mapped to the single-item operation they mirror."""
 
+OPAQUE_CALLS = frozenset(
+    {
+        "critical",
+        "debug",
+        "dumps",
+        "error",
+        "exception",
+        "format",
+        "info",
+        "len",
+        "log",
+        "print",
+        "repr",
+        "str",
+        "warn",
+        "warning",
+    }
+)
+"""Calls that neither change their arguments nor look inside them (logging, str)."""
+
 _VERSION = re.compile(
     r"(?i)^_?(?:[a-z0-9]+_)*(?:version|ver|rev|revision)(?:_[a-z0-9]+)*$"
 )
@@ -159,3 +179,8 @@ def same_expression(left: ast.expr, right: ast.expr) -> bool:
 def takes_dynamodb_parameters(call: ast.Call) -> bool:
     """Whether a call passes a DynamoDB-only keyword, or ``**`` parameters."""
     return any(k.arg is None or k.arg in PARAMETERS for k in call.keywords)
+
+
+def walk_statements(body: list[ast.stmt]) -> list[ast.AST]:
+    """Return every node under a list of statements."""
+    return [node for statement in body for node in ast.walk(statement)]

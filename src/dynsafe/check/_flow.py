@@ -387,6 +387,11 @@ class Flow:
             self.summary.calls_dynamodb |= summary.calls_dynamodb
             _rules.check_helper_call(self, node, target.name, summary)
 
+    def helper_summary(self, call: ast.Call) -> Summary | None:
+        """Return the summary of the same-file function a call runs, if any."""
+        target = self.helper(call)
+        return summarize(self.index, target) if target is not None else None
+
 
 def summarize(index: ModuleIndex, function: Function) -> Summary:
     """Return a function's summary, walking it the first time it is asked for."""
