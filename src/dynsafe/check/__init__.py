@@ -1,7 +1,7 @@
 """``dynsafe check``: a static checker for lost updates in boto3 DynamoDB code.
 
-It reads source with ``ast`` and never imports the code it checks (nor the dynsafe
-runtime), so it runs in CI on services that do not even install. The roles:
+It reads source with ``ast`` and never imports the code it checks, so it runs in CI on
+services that do not even install; it uses nothing from the dynsafe runtime. The roles:
 
 - rules (``_rules`` and one ``_rules_*`` module per concern): DS101-DS105, listed in
   ``RULES``;
