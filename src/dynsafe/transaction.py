@@ -121,6 +121,12 @@ class Transaction:
         token: This transaction's ``ClientRequestToken`` (1 to 36 characters), to
             make a commit idempotent across your own retries, or a fresh one.
 
+    Attributes:
+        token: The token of every attempt of the commit, and the write token the
+            versioned actions record.
+        policy: The retry policy of the commit.
+        committed: Whether the commit succeeded.
+
     Not thread-safe: one thread builds and commits a transaction.
 
     Raises:

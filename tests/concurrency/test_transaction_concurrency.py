@@ -31,7 +31,7 @@ START = 100
 TOTAL = START * len(ACCOUNTS)
 THREADS = 8
 PROCESSES = 4
-PER_WORKER = 20
+PER_WORKER = 15
 
 Transfer = tuple[str, str, int]
 
