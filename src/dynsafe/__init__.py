@@ -6,6 +6,7 @@ which action failed, idempotency keys, typed conflict errors and a retry policy.
 
 from dynsafe._table import Table
 from dynsafe._version import __version__
+from dynsafe.counter import Counter, ShardedCounter
 from dynsafe.errors import (
     BoundExceededError,
     CancellationReason,
@@ -46,6 +47,7 @@ __all__ = [
     "CancellationReason",
     "ConditionFailedError",
     "ConflictError",
+    "Counter",
     "DynsafeError",
     "IdempotencyInProgressError",
     "IdempotencyKeyMismatchError",
@@ -59,6 +61,7 @@ __all__ = [
     "OutcomeUnknownError",
     "Repository",
     "RetryPolicy",
+    "ShardedCounter",
     "Table",
     "TableNotFoundError",
     "ThrottledError",
