@@ -2,9 +2,10 @@
 
 Both tools run as a fresh process, the way CI runs them, over the installed sources of
 boto3, botocore and s3transfer (about 57,000 lines in 132 files: real, varied Python
-that neither tool was written against). Each runs ``ROUNDS`` times; the median wall time
-gives lines per second. The in-process figure (``check_paths`` with one worker) shows
-the checker's own cost without interpreter start-up or the process pool.
+that neither tool was written against). Each runs ``ROUNDS`` times, taking turns round
+by round so that load from other work on the machine falls on both alike; the median
+wall time gives lines per second. The in-process figure (``check_paths`` with one
+worker) shows the checker's own cost without interpreter start-up or the process pool.
 
 Run: ``.venv/bin/python benchmarks/bench_check.py``. It writes
 ``benchmarks/results/check.json`` and ``benchmarks/results/check.md``. Not a test: it
@@ -32,7 +33,7 @@ import s3transfer
 
 from dynsafe.check import check_paths
 
-ROUNDS = 3
+ROUNDS = 5
 RESULTS = Path(__file__).parent / "results"
 TREES = [Path(str(m.__file__)).parent for m in (boto3, botocore, s3transfer)]
 
@@ -52,9 +53,13 @@ def timed(command: list[str]) -> float:
     return elapsed
 
 
-def median_seconds(command: list[str]) -> tuple[float, list[float]]:
-    runs = [timed(command) for _ in range(ROUNDS)]
-    return statistics.median(runs), runs
+def interleaved_runs(tools: dict[str, list[str]]) -> dict[str, list[float]]:
+    # Round-robin, so a busy moment on a shared machine hits every tool alike.
+    runs: dict[str, list[float]] = {name: [] for name in tools}
+    for _ in range(ROUNDS):
+        for name, command in tools.items():
+            runs[name].append(timed(command))
+    return runs
 
 
 def in_process_seconds() -> float:
@@ -84,7 +89,10 @@ def commands(output: Path) -> dict[str, list[str]]:
     bandit = shutil.which("bandit", path=str(Path(sys.executable).parent)) or "bandit"
     dynsafe = [sys.executable, "-m", "dynsafe.check", *trees, "--no-config"]
     report = ["--format", "json", "-o", str(output / "d.json")]
+    empty = output / "empty"
+    empty.mkdir(exist_ok=True)
     return {
+        "dynsafe check, start-up only (empty tree)": [*dynsafe[:3], str(empty)],
         "dynsafe check": [*dynsafe, *report],
         "dynsafe check --jobs 1": [*dynsafe, *report, "--jobs", "1"],
         "bandit -r -q": [
@@ -105,12 +113,12 @@ def measure() -> dict[str, Any]:
     files, lines = count_lines(TREES)
     tools: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for name, command in commands(Path(scratch)).items():
-            median, runs = median_seconds(command)
+        for name, runs in interleaved_runs(commands(Path(scratch))).items():
+            median = statistics.median(runs)
             tools[name] = {
                 "seconds": round(median, 3),
                 "runs": [round(r, 3) for r in runs],
-                "lines_per_second": round(lines / median),
+                "lines_per_second": round(lines / median) if "empty" not in name else 0,
             }
     sequential = in_process_seconds()
     tools["dynsafe check (in process, 1 worker)"] = {
@@ -130,10 +138,14 @@ def measure() -> dict[str, Any]:
     }
 
 
+def _speed(lines_per_second: int) -> str:
+    return f"{lines_per_second:,}" if lines_per_second else "-"
+
+
 def markdown(result: dict[str, Any]) -> str:
     tools = result["tools"]
     rows = [
-        f"| {name} | {t['seconds']} | {t['lines_per_second']:,} |"
+        f"| {name} | {t['seconds']} | {_speed(t['lines_per_second'])} |"
         for name, t in tools.items()
     ]
     found_in = ", ".join(Path(tree).name for tree in result["tree"])
