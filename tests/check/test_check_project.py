@@ -1,7 +1,9 @@
-"""The checker on dynsafe's own docs examples and benchmarks: dynsafe's way is clean.
+"""The checker on dynsafe's own code: the library, the docs examples, the benchmarks.
 
-A deliberately naive baseline in those folders (the code dynsafe replaces) must say so
-with ``# dynsafe: ignore[DS1xx]`` on the line, which also documents it for readers.
+dynsafe's way of doing things must give no finding. The only findings allowed are in
+the deliberately naive baselines that dynsafe is demonstrated or measured against,
+listed below; the checker finding those is itself a check that it works on real code.
+A baseline may instead carry ``# dynsafe: ignore[DS101]``, and then drops out.
 """
 
 from __future__ import annotations
@@ -14,12 +16,24 @@ from dynsafe.check import check_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
+BASELINES = {
+    # ``dynsafe demo`` races naive get + put against dynsafe on one item.
+    ("src/dynsafe/demo.py", "DS101"),
+    # The ``boto3 unsafe`` contender: get_item then put_item, no condition.
+    ("benchmarks/bench_contention.py", "DS101"),
+}
 
-@pytest.mark.parametrize("folder", ["docs", "benchmarks"])
-def test_project_folder_has_no_finding(folder: str) -> None:
+
+@pytest.mark.parametrize("folder", ["src/dynsafe", "docs", "benchmarks"])
+def test_project_folder_has_no_finding_outside_the_naive_baselines(folder: str) -> None:
     path = ROOT / folder
     if not any(path.rglob("*.py")):
         pytest.skip(f"{folder}/ holds no Python yet")
     report = check_paths([str(path)], jobs=1)
     assert report.errors == ()
-    assert [f"{f.path}:{f.line}: {f.code} {f.message}" for f in report.findings] == []
+    unexpected = [
+        f"{f.path}:{f.line}: {f.code} {f.message}"
+        for f in report.findings
+        if (Path(f.path).relative_to(ROOT).as_posix(), f.code) not in BASELINES
+    ]
+    assert unexpected == []

@@ -195,12 +195,21 @@ class Flow:
         """Return the same-file function or method a call runs, if it can be told."""
         func = call.func
         if isinstance(func, ast.Name):
-            return self.index.functions.get(func.id)
+            return self._visible_function(func.id)
         if not isinstance(func, ast.Attribute) or self.owner is None:
             return None
         if isinstance(func.value, ast.Name) and func.value.id in ("self", "cls"):
             return self.index.methods.get(self.owner.name, {}).get(func.attr)
         return None
+
+    def _visible_function(self, name: str) -> Function | None:
+        scope: ast.AST | None = self.scope
+        while scope is not None:
+            found = self.index.nested.get(id(scope), {}).get(name)
+            if found is not None:
+                return found
+            scope = self.index.enclosing.get(id(scope))
+        return self.index.functions.get(name)
 
     def bind(self, call: ast.Call, summary: Summary) -> dict[str, ast.expr]:
         """Map a helper's parameters to the arguments of a call to it."""

@@ -81,6 +81,10 @@ class ModuleIndex:
         client_errors: names that refer to botocore's ``ClientError``.
         summaries: what each function does, by ``id``, once walked.
         findings: everything found so far.
+        scopes: every function and method, nested ones included.
+        nested: the functions defined directly in each function, by name.
+        enclosing: the function each nested function is defined in.
+        trigger_lines: lines that mention something the rules look at.
     """
 
     path: str
@@ -96,6 +100,8 @@ class ModuleIndex:
     walking: set[int] = field(default_factory=set)
     findings: set[Finding] = field(default_factory=set)
     scopes: list[Function] = field(default_factory=list)
+    nested: dict[int, dict[str, Function]] = field(default_factory=dict)
+    enclosing: dict[int, Function] = field(default_factory=dict)
     trigger_lines: list[int] = field(default_factory=list)
 
     def is_relevant(self, node: ast.stmt) -> bool:
@@ -151,22 +157,43 @@ def index_module(tree: ast.Module, path: str, source: str) -> ModuleIndex:
             _index_class(index, node)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             index.scopes.append(node)
+            _index_nested(index, node)
     index.trigger_lines = _trigger_lines(index, source)
     return index
 
 
-def statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
-    """Yield every statement under ``body``, nested ones included, no expressions."""
+def _index_nested(index: ModuleIndex, function: Function) -> None:
+    # A closure such as ``def read(): ...`` inside ``def step(): ...`` is a helper for
+    # calls made in the function that defines it, and in functions nested deeper.
+    for node in statements(function.body, into_functions=False):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            index.nested.setdefault(id(function), {})[node.name] = node
+            index.enclosing[id(node)] = function
+
+
+def statements(
+    body: list[ast.stmt], *, into_functions: bool = True
+) -> Iterator[ast.stmt]:
+    """Yield every statement under ``body``, nested ones included, no expressions.
+
+    Args:
+        body: the statements to start from.
+        into_functions: whether to go into the bodies of nested functions too.
+    """
     for node in body:
         yield node
+        if not into_functions and isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef)
+        ):
+            continue
         for name in ("body", "orelse", "finalbody"):
             inner = getattr(node, name, None)
             if isinstance(inner, list):
-                yield from statements(inner)
+                yield from statements(inner, into_functions=into_functions)
         for handler in getattr(node, "handlers", []):
-            yield from statements(handler.body)
+            yield from statements(handler.body, into_functions=into_functions)
         for case in getattr(node, "cases", []):
-            yield from statements(case.body)
+            yield from statements(case.body, into_functions=into_functions)
 
 
 def _is_word_char(char: str) -> bool:

@@ -155,3 +155,21 @@ def boto3_create_only(order_id):
     item = orders.get_item(Key={"pk": order_id}).get("Item") or {"pk": order_id}
     guard = Attr("pk").not_exists()
     orders.put_item(Item={**item, "seen": 1}, ConditionExpression=guard)
+
+
+def closure_helpers(client, table_name):
+    def read(key):
+        return client.get_item(TableName=table_name, Key=key)["Item"]
+
+    def write(item, expected):
+        client.put_item(
+            TableName=table_name,
+            Item=item,
+            ConditionExpression="version = :v",
+            ExpressionAttributeValues={":v": expected},
+        )
+
+    item = read({"pk": {"S": "a"}})
+    expected = item["version"]
+    item["version"] = {"N": str(int(expected["N"]) + 1)}
+    write(item, expected)

@@ -162,3 +162,15 @@ def boto3_condition_on_a_constant(table, key):
     item = table.get_item(Key=key)["Item"]
     item["seen"] = True
     table.put_item(Item=item, ConditionExpression=Attr("state").eq("open"))  # expect: DS101
+
+
+def closure_helpers(client, table_name):
+    def read(key):
+        return client.get_item(TableName=table_name, Key=key)["Item"]
+
+    def write(item):
+        client.put_item(TableName=table_name, Item=item)
+
+    item = read({"pk": {"S": "a"}})
+    item["n"] = {"N": "2"}
+    write(item)  # expect: DS101
