@@ -195,6 +195,32 @@ def test_sharded_value_is_one_batch_get_of_every_shard() -> None:
     assert table.stats.by_operation() == {"BatchGetItem": 1}
 
 
+# -- the contract, as docs/counters.md shows it ----------------------------------------
+
+
+def test_the_documented_contract(moto: Backend) -> None:
+    resource = boto3.resource("dynamodb", region_name="us-east-1")
+    table = resource.Table(moto.table())
+    # --8<-- [start:contract]
+    views = dynsafe.Counter(table, {"pk": "page#home"}, "views")
+    assert views.add(1) == 1  # the new value; the item and attribute start at 0
+    assert views.add(5, token="req-17") == 6
+    assert views.add(5, token="req-17") == 6  # the same token never counts twice
+    assert views.value() == 6  # a consistent read; 0 when absent
+
+    stock = dynsafe.Counter(table, {"pk": "sku#9"}, "stock")
+    stock.add(3)
+    assert stock.add(-2, floor=0) == 1
+    with pytest.raises(dynsafe.BoundExceededError):  # a ConditionFailedError
+        stock.add(-2, floor=0)  # 1 - 2 < 0: refused by the same request
+
+    hot = dynsafe.ShardedCounter(table, {"pk": "likes#post1"}, "n", shards=16)
+    hot.add(1)
+    assert hot.value() == 1  # one BatchGetItem over the 16 shards
+    # --8<-- [end:contract]
+    assert stock.value() == 1
+
+
 # -- values ----------------------------------------------------------------------------
 
 
