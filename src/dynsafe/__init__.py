@@ -4,6 +4,7 @@ Versioned items that never lose an update, atomic counters, transactions that sa
 which action failed, idempotency keys, typed conflict errors and a retry policy.
 """
 
+from dynsafe._stats import ContentionStats, KeyStats
 from dynsafe._table import Table
 from dynsafe._version import __version__
 from dynsafe.counter import Counter, ShardedCounter
@@ -47,6 +48,7 @@ __all__ = [
     "CancellationReason",
     "ConditionFailedError",
     "ConflictError",
+    "ContentionStats",
     "Counter",
     "DynsafeError",
     "IdempotencyInProgressError",
@@ -57,6 +59,7 @@ __all__ = [
     "ItemExistsError",
     "ItemNotFoundError",
     "ItemTooLargeError",
+    "KeyStats",
     "NotOwnerError",
     "OutcomeUnknownError",
     "Repository",
