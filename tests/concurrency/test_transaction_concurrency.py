@@ -141,8 +141,9 @@ def unsafe_transfers(endpoint_url: str | None, accounts: str, count: int) -> int
         if paying < amount:
             continue
         time.sleep(THINK)
-        store(source, paying - amount)
-        store(target, paid + amount)
+        # The unconditioned writes this test shows breaking the total.
+        store(source, paying - amount)  # dynsafe: ignore[DS101]
+        store(target, paid + amount)  # dynsafe: ignore[DS101]
         moved += 1
     return moved
 
