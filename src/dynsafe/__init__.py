@@ -33,6 +33,13 @@ from dynsafe.errors import (
     ValidationError,
     VersionConflictError,
 )
+from dynsafe.idempotency import (
+    IdempotencyClaim,
+    IdempotencyRecord,
+    IdempotencyStore,
+    idempotency_context,
+    idempotent,
+)
 from dynsafe.repository import Repository
 from dynsafe.retry import RetryPolicy, retry_on_conflict
 from dynsafe.transaction import (
@@ -51,9 +58,12 @@ __all__ = [
     "ContentionStats",
     "Counter",
     "DynsafeError",
+    "IdempotencyClaim",
     "IdempotencyInProgressError",
     "IdempotencyKeyMismatchError",
     "IdempotencyOwnershipError",
+    "IdempotencyRecord",
+    "IdempotencyStore",
     "IdempotentParameterMismatchError",
     "InvalidValueError",
     "ItemExistsError",
@@ -77,6 +87,8 @@ __all__ = [
     "VersionConflictError",
     "VersionedTable",
     "__version__",
+    "idempotency_context",
+    "idempotent",
     "retry_on_conflict",
     "run_transaction",
     "transact_get",
