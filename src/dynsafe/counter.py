@@ -36,6 +36,7 @@ from dynsafe.errors import (
     BoundExceededError,
     ConditionFailedError,
     ConflictError,
+    DynsafeError,
     InvalidValueError,
     OutcomeUnknownError,
     ValidationError,
@@ -53,15 +54,23 @@ MAX_SHARDS = 100
 """The most shards a :class:`ShardedCounter` takes: one ``BatchGetItem`` reads them."""
 
 _PLAN_ROUNDS = 4
-_WIDE = Context(
-    prec=100
-)  # exact sums of two 38-digit numbers, before the codec's check
+# Wide enough for exact sums of 38-digit numbers; the codec then refuses results
+# DynamoDB cannot store.
+_WIDE = Context(prec=100)
 
 
 class _LostResponseError(OutcomeUnknownError):
     """An add with a token lost its response: resending it is safe."""
 
     retryable = True
+
+
+@dataclass
+class _Call:
+    """One call of ``Counter._send``: when it started, how many responses it lost."""
+
+    started: float
+    lost: int = 0
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -143,24 +152,28 @@ class AddRequest:
         return above and below
 
 
+def _stored_within(counter: Any, request: AddRequest) -> ConditionBase:
+    """The stored value v ends within bounds exactly when low <= v <= high."""
+    low = None if request.floor is None else _minus(request.floor, request.delta)
+    high = None if request.ceiling is None else _minus(request.ceiling, request.delta)
+    condition: ConditionBase
+    if low is not None and high is not None:
+        condition = counter.between(low, high)
+    elif low is not None:
+        condition = counter.gte(low)
+    else:
+        condition = counter.lte(high)
+    return condition
+
+
 def _bounds_condition(attribute: str, request: AddRequest) -> ConditionBase | None:
     """The condition that the add keeps the counter within its bounds, or ``None``."""
     if not request.bounded:
         return None
     counter = literal(attribute)
-    low = None if request.floor is None else _minus(request.floor, request.delta)
-    high = None if request.ceiling is None else _minus(request.ceiling, request.delta)
-    # The stored value v ends within bounds exactly when low <= v <= high.
-    within: ConditionBase
-    if low is not None and high is not None:
-        within = counter.between(low, high)
-    elif low is not None:
-        within = counter.gte(low)
-    else:
-        within = counter.lte(high)
     # The stored counter is a number: DynamoDB finds a comparison of a string with
     # a number false, and saying so first keeps emulators from failing on it.
-    stored = counter.attribute_type("N") & within
+    stored = counter.attribute_type("N") & _stored_within(counter, request)
     if not request.allows(0):
         # An absent counter counts as 0, and 0 + delta is out of bounds: a
         # comparison with a missing attribute is false, so the add is refused.
@@ -218,9 +231,9 @@ class Counter:
     condition that it is not there yet. A token is kept for more than
     ``token_window`` seconds and less than twice that, by the writers' clocks, and
     dynsafe resends an add only within half the window. Cost: still one request,
-    but DynamoDB charges each write for the whole item, which carries about 13 bytes
+    but DynamoDB charges each write for the whole item, which carries about 12 bytes
     per tokened add of the last two windows (1 add/s with the default 300 s window:
-    up to 8 KB, so up to 8 more write units per add); at each new window, one more
+    about 7 KB, so up to 7 more write units per add); at each new window, one more
     ``UpdateItem`` per ``Counter`` object. Without a token, an add whose response
     was lost may or may not have counted and is never resent by dynsafe: it raises
     :class:`OutcomeUnknownError`. See ``docs/counters.md`` for the details.
@@ -347,23 +360,34 @@ class Counter:
         Raises:
             DynsafeError: as :meth:`add`.
         """
-        started = self._clock()
+        call = _Call(self._clock())
         try:
-            return self.policy.call(self._attempt, request, started)
-        except _LostResponseError as lost:
+            return self.policy.call(self._attempt, request, call)
+        except DynsafeError as error:
+            if call.lost == 0 or type(error) is OutcomeUnknownError:
+                raise
+            # An earlier attempt may have landed: whatever the last one said,
+            # whether the add counted is unknown (and the token makes it safe to
+            # send again).
+            then = (
+                ""
+                if isinstance(error, _LostResponseError)
+                else f", then failed with {type(error).__name__}"
+            )
             unknown = OutcomeUnknownError(
-                f"UpdateItem lost its response {lost.attempts} times; the add with"
-                " this token was counted at most once, but whether it was is unknown",
+                f"UpdateItem lost its response {call.lost} time(s){then}: the add"
+                " was counted once or not at all; send it again with the same token"
+                " within token_window to make sure",
                 table=self.table.name,
                 key=self.key,
                 operation="UpdateItem",
             )
-            unknown.attempts = lost.attempts
-            raise unknown from lost.__cause__
+            unknown.attempts = error.attempts
+            raise unknown from error
 
-    def _attempt(self, request: AddRequest, started: float) -> Number:
+    def _attempt(self, request: AddRequest, call: _Call) -> Number:
         for _ in range(_PLAN_ROUNDS):
-            value = self._try(request, started)
+            value = self._try(request, call)
             if value is not None:
                 return value
         raise ConflictError(
@@ -373,7 +397,7 @@ class Counter:
             key=self.key,
         )
 
-    def _try(self, request: AddRequest, started: float) -> Number | None:
+    def _try(self, request: AddRequest, call: _Call) -> Number | None:
         """Send one ``UpdateItem``; ``None`` when its plan was stale."""
         update, condition = self._plan(request)
         try:
@@ -387,7 +411,7 @@ class Counter:
         except ConditionFailedError as failure:
             return self._explain(request, failure)
         except OutcomeUnknownError as error:
-            raise self._lost(request, error, started) from error
+            raise self._lost(request, error, call) from error
         except ValidationError as error:
             raise self._clarify(error) from error
         seen = self._tokens.stored_generation(attributes)
@@ -453,7 +477,7 @@ class Counter:
         )
 
     def _lost(
-        self, request: AddRequest, error: OutcomeUnknownError, started: float
+        self, request: AddRequest, error: OutcomeUnknownError, call: _Call
     ) -> OutcomeUnknownError:
         context: dict[str, Any] = {
             "table": self.table.name,
@@ -466,7 +490,8 @@ class Counter:
                 " or may not have been counted; pass token= to make it safe to retry",
                 **context,
             )
-        if self._clock() - started > self._tokens.window / 2:
+        call.lost += 1
+        if self._clock() - call.started > self._tokens.window / 2:
             return OutcomeUnknownError(
                 "UpdateItem got no answer and half the token window has passed; a"
                 " resend could no longer be recognised",

@@ -436,10 +436,31 @@ def test_lost_responses_past_the_policy_raise_outcome_unknown(moto: Backend) -> 
     policy = FAST.replace(attempts=3)
     views = Counter(Table(client, moto.table()), {"pk": "a"}, "n", policy=policy)
     testing.Faults(client).lose_response("UpdateItem", times=3)
-    with pytest.raises(dynsafe.OutcomeUnknownError, match="at most once") as caught:
+    with pytest.raises(
+        dynsafe.OutcomeUnknownError, match="once or not at all"
+    ) as caught:
         views.add(1, token="t")
     assert type(caught.value) is dynsafe.OutcomeUnknownError
     assert caught.value.attempts == 3
+    assert views.value() == 1
+    assert views.add(1, token="t") == 1  # sent again with its token: still once
+
+
+def test_throttling_after_a_lost_response_is_outcome_unknown(moto: Backend) -> None:
+    client = moto.client()
+    faults = testing.Faults(client)
+
+    def throttle_the_rest(attempt: int, error: dynsafe.DynsafeError, _: float) -> None:
+        if attempt == 1:
+            faults.fail_before("UpdateItem", "ThrottlingException", times=2)
+
+    policy = FAST.replace(attempts=3, on_retry=throttle_the_rest)
+    views = Counter(Table(client, moto.table()), {"pk": "a"}, "n", policy=policy)
+    faults.lose_response("UpdateItem")
+    # The first attempt landed: a ThrottledError would say it did not.
+    with pytest.raises(dynsafe.OutcomeUnknownError, match="ThrottledError") as caught:
+        views.add(1, token="t")
+    assert isinstance(caught.value.__cause__, dynsafe.ThrottledError)
     assert views.value() == 1
 
 
