@@ -122,11 +122,14 @@ def dumps_result(serializer: Serializer, result: Any) -> str:
     """
     try:
         text = serializer.dumps(result)
-    except InvalidValueError:
-        raise
     except (TypeError, ValueError) as error:
+        detail = (
+            error.message
+            if isinstance(error, InvalidValueError)
+            else type(error).__name__
+        )
         raise InvalidValueError(
-            f"the result cannot be serialized: {type(error).__name__}"
+            f"the result cannot be stored: {detail}; pass serializer= for other types"
         ) from error
     if not isinstance(text, str):
         raise InvalidValueError(

@@ -55,7 +55,7 @@ class Serializer(Protocol):
 
 def _encode_decimal(value: Decimal, canonical: bool) -> Any:
     if not value.is_finite():
-        raise InvalidValueError(f"cannot store {value!r} as JSON")
+        raise InvalidValueError(f"{value!r} has no JSON form")
     if canonical:
         # 1.10 and 1.1 are the same number, so they are the same payload.
         return {_DECIMAL: format(value.normalize(), "f")}
@@ -64,7 +64,7 @@ def _encode_decimal(value: Decimal, canonical: bool) -> Any:
 
 def _encode_float(value: float) -> float:
     if not math.isfinite(value):
-        raise InvalidValueError(f"cannot store {value!r} as JSON")
+        raise InvalidValueError(f"{value!r} has no JSON form")
     # json writes repr(value), the shortest text that reads back as this float.
     return value
 
@@ -74,7 +74,7 @@ def _encode_mapping(value: Mapping[Any, Any], canonical: bool) -> Any:
     for name, element in value.items():
         if not isinstance(name, str):
             raise InvalidValueError(
-                f"dict keys must be strings to store as JSON, not {type(name).__name__}"
+                f"dict keys must be strings for JSON, not {type(name).__name__}"
             )
         encoded[name] = encode(element, canonical=canonical)
     if any(name.startswith("$") for name in encoded):
@@ -118,9 +118,7 @@ def encode(value: Any, *, canonical: bool = False) -> Any:
         return {_TUPLE: [encode(element, canonical=canonical) for element in value]}
     if isinstance(value, (set, frozenset)):
         return _encode_collection(value, canonical)
-    raise InvalidValueError(
-        f"cannot store a {type(value).__name__} as JSON; pass a serializer= that can"
-    )
+    raise InvalidValueError(f"a {type(value).__name__} has no JSON form here")
 
 
 _DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -191,5 +189,11 @@ def fingerprint(payload: Any) -> str:
     Raises:
         InvalidValueError: the payload holds something with no JSON form here.
     """
-    text = _dumps(payload, canonical=True)
+    try:
+        text = _dumps(payload, canonical=True)
+    except InvalidValueError as error:
+        raise InvalidValueError(
+            f"the payload cannot be hashed: {error.message}; choose its parts with"
+            " payload="
+        ) from error
     return hashlib.sha256(text.encode("ascii")).hexdigest()

@@ -134,14 +134,16 @@ def _preparer(
 ) -> Callable[[tuple[Any, ...], dict[str, Any]], Call]:
     signature = inspect.signature(fn)
 
-    def arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def every_argument(*args: Any, **kwargs: Any) -> dict[str, Any]:
         # By name, so f(order) and f(order=order) are the same payload.
         bound = signature.bind(*args, **kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
 
+    select = payload if payload is not None else every_argument
+
     def prepare(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call:
-        parts = payload(*args, **kwargs) if payload else arguments(args, kwargs)
+        parts = select(*args, **kwargs)
         return store._prepare(key(*args, **kwargs), parts, **options)
 
     return prepare

@@ -347,7 +347,7 @@ def test_a_payload_json_cannot_hold_is_refused_before_any_write(env: Env) -> Non
     def use(thing: object) -> None:
         env.runs.append(1)
 
-    with pytest.raises(dynsafe.InvalidValueError):
+    with pytest.raises(dynsafe.InvalidValueError, match="payload"):
         use(object())
     assert env.table.stats.total == 0
     assert env.runs == []
