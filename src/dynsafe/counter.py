@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, localcontext
 from typing import Any
@@ -32,6 +32,7 @@ from dynsafe._counter_tokens import Tokens, check_token, check_window, digest
 from dynsafe._expressions import Update, all_of, literal
 from dynsafe._table import Table, TableLike
 from dynsafe._versioning import Versioning
+from dynsafe.combining import Combiner, Failed
 from dynsafe.errors import (
     BoundExceededError,
     ConditionFailedError,
@@ -186,6 +187,44 @@ def _bounds_condition(attribute: str, request: AddRequest) -> ConditionBase | No
 # -- the counter -----------------------------------------------------------------------
 
 
+_COMBINER: Combiner[AddRequest] = Combiner(max_batch=64)
+"""The queues of plain adds waiting to share a write, per counter, process-wide."""
+
+
+def _merged(requests: Sequence[AddRequest]) -> AddRequest | None:
+    """One add for all of ``requests``; ``None`` if merging could refuse others.
+
+    Adds of one sign under the same single bound merge safely: if their sum stays
+    within the bound, so does every add before it, in any order. A floor with
+    increments, or a ceiling with decrements, or both bounds, is sent one by one.
+    """
+    if len(requests) < 2:
+        return None
+    first = requests[0]
+    if any((r.floor, r.ceiling) != (first.floor, first.ceiling) for r in requests):
+        return None
+    if first.floor is not None and first.ceiling is not None:
+        return None
+    if first.floor is not None and any(r.delta > 0 for r in requests):
+        return None
+    if first.ceiling is not None and any(r.delta < 0 for r in requests):
+        return None
+    total: Number = 0
+    for request in requests:
+        total = _plus(total, request.delta)
+    return AddRequest(total, None, first.floor, first.ceiling)
+
+
+def _values_after_each(total: Number, requests: Sequence[AddRequest]) -> list[Number]:
+    """The counter's value after each add, given the value after the last."""
+    values: list[Number] = []
+    value = total
+    for request in reversed(requests):
+        values.append(value)
+        value = _minus(value, request.delta)
+    return values[::-1]
+
+
 def _check_attribute(table: Table, attribute: Any) -> str:
     if not isinstance(attribute, str) or not attribute:
         raise ValidationError(
@@ -271,6 +310,7 @@ class Counter:
         token_window: float = 300.0,
         bump_version: bool | Versioning = False,
         clock: Callable[[], float] = time.time,
+        combine: bool = True,
     ) -> None:
         self.table = Table.of(table)
         self.key = self.table.check_key(key)
@@ -281,6 +321,15 @@ class Counter:
         self._clock = clock
         # The token generation last seen on the item: a hint, never trusted.
         self._seen: int | None = None
+        # Plain adds to one counter from threads of this process share one write,
+        # whichever Counter object each thread holds.
+        self.combine = combine and self._versioning is None
+        self._combining_key = (
+            id(self.table.client),
+            self.table.name,
+            tuple(self.key[name] for name in self.table.key_names),
+            self.attribute,
+        )
 
     def __repr__(self) -> str:
         return f"dynsafe.Counter({self.table.name!r}, {self.key!r}, {self.attribute!r})"
@@ -319,9 +368,13 @@ class Counter:
             ConflictError: the item kept changing under every attempt (rare: only
                 where a failed condition must be explained by a separate read).
         """
-        return self._send(
-            self._request(delta, token=token, floor=floor, ceiling=ceiling)
-        )
+        request = self._request(delta, token=token, floor=floor, ceiling=ceiling)
+        if self.combine and request.token is None:
+            result: Number = _COMBINER.submit(
+                self._combining_key, request, self._send_batch
+            )
+            return result
+        return self._send(request)
 
     def value(self, *, consistent: bool = True) -> Number:
         """Return the counter's value; 0 when the item or the attribute is absent.
@@ -335,6 +388,32 @@ class Counter:
         return _value_in(
             self.table.get(self.key, consistent=consistent), self.attribute
         )
+
+    # -- combined adds ---------------------------------------------------------------
+
+    def _send_batch(self, requests: Sequence[AddRequest]) -> list[Number | Failed]:
+        """Send queued adds as one ``ADD`` where that refuses no one who would pass.
+
+        Each caller gets the value after its own add, in arrival order. Adds whose
+        bounds could refuse a different caller once merged are sent one by one.
+        """
+        merged = _merged(requests)
+        if merged is not None:
+            try:
+                total = self._send(merged)
+            except BoundExceededError:
+                pass  # some of them may still fit: ask one by one, in order
+            except DynsafeError as error:
+                return [Failed(error)] * len(requests)
+            else:
+                return list(_values_after_each(total, requests))
+        return [self._send_alone(request) for request in requests]
+
+    def _send_alone(self, request: AddRequest) -> Number | Failed:
+        try:
+            return self._send(request)
+        except DynsafeError as error:
+            return Failed(error)
 
     # -- one add: build, then send and interpret ---------------------------------------
 

@@ -106,3 +106,52 @@ def test_processes_combining_within_each_lose_nothing(atomic_server: Backend) ->
     values = [v for r in in_processes(4, process_increments, args) for v in r]
     assert sorted(values) == list(range(1, 4 * 4 * 8 + 1))
     assert final(backend, name) == 4 * 4 * 8
+
+
+# -- counters ---------------------------------------------------------------------
+
+
+def test_counter_adds_combine_across_counter_objects_each_get_its_own_value(
+    atomic: Backend,
+) -> None:
+    client = atomic.client()
+    table = dynsafe.Table(client, atomic.table(), key=("pk",))
+    counter = testing.RequestCounter(client)
+
+    def work(_: int) -> list[int]:
+        # A new Counter per call, as a request handler would make one.
+        return [
+            int(dynsafe.Counter(table, {"pk": "views"}, "n").add(1))
+            for _ in range(PER_THREAD)
+        ]
+
+    values = [v for r in in_threads(THREADS, work) for v in r]
+    total = THREADS * PER_THREAD
+    assert sorted(values) == list(range(1, total + 1))
+    assert dynsafe.Counter(table, {"pk": "views"}, "n").value() == total
+    assert counter.counts["UpdateItem"] < total, "adds should have shared writes"
+
+
+def test_combined_decrements_keep_the_floor_exact_per_call(atomic: Backend) -> None:
+    table = dynsafe.Table(atomic.client(), atomic.table(), key=("pk",))
+    stock = 40
+    dynsafe.Counter(table, {"pk": "sku"}, "stock").add(stock)
+    left: list[int] = []
+    lock = threading.Lock()
+
+    def buy(_: int) -> int:
+        bought = 0
+        for _ in range(6):
+            try:
+                value = dynsafe.Counter(table, {"pk": "sku"}, "stock").add(-1, floor=0)
+            except dynsafe.BoundExceededError:
+                continue
+            bought += 1
+            with lock:
+                left.append(int(value))
+        return bought
+
+    bought = in_threads(THREADS, buy)
+    assert sum(bought) == stock  # 16 x 6 = 96 tries for 40 units
+    assert sorted(left) == list(range(stock))
+    assert dynsafe.Counter(table, {"pk": "sku"}, "stock").value() == 0

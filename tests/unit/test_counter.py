@@ -652,3 +652,22 @@ def test_reprs_name_the_counter() -> None:
     table = offline()
     assert "'views'" in repr(Counter(table, {"pk": "a"}, "views"))
     assert "shards=4" in repr(ShardedCounter(table, {"pk": "a"}, "n", shards=4))
+
+
+# -- combining (merging queued adds) -------------------------------------------------
+
+
+def test_merging_adds_only_where_no_caller_could_be_refused_differently() -> None:
+    from dynsafe.counter import AddRequest, _merged, _values_after_each
+
+    plain = [AddRequest(1), AddRequest(2), AddRequest(-1)]
+    merged = _merged(plain)
+    assert merged == AddRequest(2)
+    assert _values_after_each(10, plain) == [9, 11, 10]
+    floored = [AddRequest(-1, floor=0), AddRequest(-2, floor=0)]
+    assert _merged(floored) == AddRequest(-3, floor=0)
+    assert _merged([AddRequest(-1, floor=0), AddRequest(1, floor=0)]) is None
+    assert _merged([AddRequest(1, ceiling=5), AddRequest(-1, ceiling=5)]) is None
+    assert _merged([AddRequest(-1, floor=0), AddRequest(-1, floor=1)]) is None
+    assert _merged([AddRequest(-1, floor=0, ceiling=9)] * 2) is None
+    assert _merged([AddRequest(1)]) is None
