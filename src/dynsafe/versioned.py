@@ -111,7 +111,8 @@ class VersionedTable:
             otherwise (``adaptive=False``, or a backoff of its own), its backoff
             grows with each key's recent conflict rate.
         combine: Whether plain updates of one key from several threads of this
-            process share one write (see :meth:`update`).
+            process share one write (see :meth:`update`); tables of the same client,
+            name and versioning share their queues.
         max_batch: The most updates one combined write carries.
         reuse_last_item: Whether an update starts from the item this table last
             stored or saw for the key, instead of reading it. A stale item costs
@@ -148,7 +149,10 @@ class VersionedTable:
         self.combine = combine
         self.reuse_last_item = reuse_last_item
         self.stats = ContentionStats()
-        self._combiner: Combiner[Mutation] = Combiner(max_batch)
+        # Tables of one client, name and versioning share their queues, so that
+        # handlers making a VersionedTable (or a Repository) per request combine.
+        self._table_identity = (id(self.table.client), self.table.name, self.versioning)
+        self._combiner = _combiner_for(max_batch)
         self._last: OrderedDict[Hashable, Item] = OrderedDict()
         self._last_lock = threading.Lock()
 
@@ -297,7 +301,8 @@ class VersionedTable:
         if self.combine and default is None and condition is None and policy is None:
             # Plain updates of one key from several threads share one write.
             run = functools.partial(self._update_batch, key)
-            result: Item = self._combiner.submit(self._identity(key), mutation, run)
+            queue = (self._table_identity, self._identity(key))
+            result: Item = self._combiner.submit(queue, mutation, run)
             return result
         outcome = self._update_batch(key, [mutation], default, condition, policy)[0]
         if isinstance(outcome, Failed):
@@ -571,6 +576,18 @@ class VersionedTable:
                 " leave them out of a new item",
                 table=self.table.name,
             )
+
+
+_combiners: dict[int, Combiner[Mutation]] = {}
+_combiners_lock = threading.Lock()
+
+
+def _combiner_for(max_batch: int) -> Combiner[Mutation]:
+    """The process-wide queues of updates waiting to share a write."""
+    with _combiners_lock:
+        if max_batch not in _combiners:
+            _combiners[max_batch] = Combiner(max_batch)
+        return _combiners[max_batch]
 
 
 def _retry_update(error: BaseException) -> bool:

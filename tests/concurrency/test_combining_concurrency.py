@@ -155,3 +155,25 @@ def test_combined_decrements_keep_the_floor_exact_per_call(atomic: Backend) -> N
     assert sum(bought) == stock  # 16 x 6 = 96 tries for 40 units
     assert sorted(left) == list(range(stock))
     assert dynsafe.Counter(table, {"pk": "sku"}, "stock").value() == 0
+
+
+def test_updates_combine_across_table_objects_of_one_client(atomic: Backend) -> None:
+    client = atomic.client()
+    name = fresh_item(atomic)
+    counter = testing.RequestCounter(client)
+
+    def work(_: int) -> list[int]:
+        results = []
+        for _ in range(PER_THREAD):
+            # A new VersionedTable per call, as a request handler would make one.
+            accounts = dynsafe.VersionedTable(
+                dynsafe.Table(client, name, key=("pk",)), policy=PATIENT
+            )
+            results.append(int(accounts.update({"pk": "hot"}, add_one)["n"]))
+        return results
+
+    values = [v for r in in_threads(THREADS, work) for v in r]
+    total = THREADS * PER_THREAD
+    assert sorted(values) == list(range(1, total + 1))
+    assert final(atomic, name) == total
+    assert counter.counts["PutItem"] < total, "updates should have shared writes"
