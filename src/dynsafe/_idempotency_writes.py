@@ -152,9 +152,15 @@ class RecordRequests:
     ) -> None:
         """Commit ``tx`` with the completion as its last action.
 
+        A commit whose answer was lost, and that the transaction could not resolve,
+        is resolved from the record: completed under this claim's token means that
+        every action landed.
+
         Raises:
             IdempotencyOwnershipError: the claim was taken over; nothing landed.
             TransactionCanceledError: one of the function's conditions failed.
+            OutcomeUnknownError: the answer was lost and the record is still this
+                claim's, in progress.
             ValidationError: the transaction broke one of DynamoDB's rules.
         """
         index = len(tx)
@@ -164,11 +170,19 @@ class RecordRequests:
         except TransactionCanceledError as error:
             if not _failed_condition(error, index):
                 raise
-            record = self.read(claim.record_key, claim.key, self.clock())
-            if not (record and record.owner == claim.token and record.completed):
+            if not self._committed(claim):
                 # Fenced: neither the completion nor the function's writes landed.
                 raise self._fenced(claim, "TransactWriteItems") from error
+        except OutcomeUnknownError:
+            # The record is one action of the transaction, so its state is the
+            # transaction's: completed under our token means everything landed.
+            if not self._committed(claim):
+                raise
         logger.debug("completed idempotency key %s in a transaction", claim.key)
+
+    def _committed(self, claim: IdempotencyClaim) -> bool:
+        record = self.read(claim.record_key, claim.key, self.clock())
+        return _completed_by(claim.token)(record)
 
     # -- releasing and renewing --------------------------------------------------------
 

@@ -899,6 +899,31 @@ def test_a_fenced_holder_writes_neither_business_data_nor_completion(
     assert place("anyone") == "successor"
 
 
+def test_a_lost_transactional_completion_is_resolved_from_the_record(
+    locked: Backend,
+) -> None:
+    env, faults = faulty(locked)
+    orders = dynsafe.Table(env.client, new_table(locked), key=("pk",))
+    faults.lose_response("TransactWriteItems")
+
+    @dynsafe.idempotent(env.store, key=lambda: "k")
+    def place() -> str:
+        env.runs.append(1)
+        dynsafe.idempotency_context().transaction.update(
+            orders, {"pk": "o1"}, add={"count": 1}
+        )
+        return "placed"
+
+    # moto ignores the request token, so the transaction's resend is refused by
+    # the completion's own condition: the record says the first commit landed.
+    assert place() == "placed"
+    assert faults.fired["TransactWriteItems"] == 1
+    assert orders.stats.by_operation()["TransactWriteItems"] == 2
+    assert orders.get({"pk": "o1"}) == {"pk": "o1", "count": 1}
+    assert place() == "placed"
+    assert env.runs == [1]
+
+
 def test_a_failed_business_condition_writes_nothing_and_releases(
     env: Env, orders: dynsafe.Table
 ) -> None:
