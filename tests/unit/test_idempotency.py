@@ -559,11 +559,19 @@ def test_heartbeat_renews_the_lease_in_the_background(env: Env) -> None:
     assert long_work() == "done"
 
 
-def renewals(env: Env) -> int:
-    return env.table.stats.by_operation().get("UpdateItem", 0)
-
-
 def test_heartbeat_reports_a_lost_claim_on_leaving(env: Env) -> None:
+    taken_over = threading.Event()
+    renewals_after: list[str] = []
+
+    def hold_renewals(operation: str, params: dict[str, Any]) -> None:
+        # Renewals wait while the key is taken over, so none of them can keep the
+        # lease alive first; the next one is then refused.
+        if operation == "UpdateItem":
+            assert taken_over.wait(5)
+            renewals_after.append(operation)
+
+    env.table.hooks.append(hold_renewals)
+
     @dynsafe.idempotent(env.store, key=lambda n: "k", payload=lambda n: None)
     def work(n: int) -> int:
         if n == 0:
@@ -574,8 +582,8 @@ def test_heartbeat_reports_a_lost_claim_on_leaving(env: Env) -> None:
             ):
                 env.clock.advance(31)
                 work(1)
-                before = renewals(env)
-                wait_until(lambda: renewals(env) > before)
+                taken_over.set()
+                wait_until(lambda: bool(renewals_after))
         return n
 
     with pytest.raises(dynsafe.IdempotencyOwnershipError):
