@@ -1,0 +1,616 @@
+"""dynsafe's own cost: each primitive against the raw boto3 calls doing the same work.
+
+The client's transport answers at once, in process: a handler on its
+``before-send.dynamodb`` event returns a canned ``AWSResponse``, so no socket, server
+or emulator is timed, only dynsafe and botocore (building, signing and parsing each
+request). Each case runs its dynsafe form and its hand-written boto3 form in
+alternating batches of the same number of operations, after a warm-up; the figure is
+the median batch. "dynsafe's own" is the difference, per operation.
+
+    python benchmarks/bench_overhead.py [--iterations 2000] [--batches 5]
+
+The raw forms are what a careful engineer writes by hand: the same requests, with
+expression strings of their own, and the same decoding of what comes back. They do
+not do what dynsafe adds on top (write tokens, lost-answer handling, errors with
+context); that is the cost being measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gc
+import hashlib
+import json
+import math
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter as Tally
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from _common import RESULTS, Progress, machine, markdown_table, write_results
+from boto3.dynamodb.conditions import Attr
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+from botocore.exceptions import ClientError
+
+import dynsafe
+from dynsafe import testing
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import UpdateTypeDef
+
+TABLE = "bench"
+KEY = {"pk": {"S": "a1"}}
+NOWHERE = "http://127.0.0.1:9"
+"""The endpoint: a port nothing listens on, so a request the transport missed fails."""
+
+_deserializer = TypeDeserializer()
+_serializer = TypeSerializer()
+
+Answer = tuple[int, bytes]
+"""An HTTP status and a JSON body."""
+
+
+# -- the instant transport -------------------------------------------------------------
+
+
+class _Body:
+    """The raw stream botocore reads a response body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> list[bytes]:
+        return [self._data]
+
+
+def answer(body: dict[str, Any], status: int = 200) -> Answer:
+    return status, json.dumps(body).encode()
+
+
+def condition_failed(item: dict[str, Any]) -> Answer:
+    error = "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
+    body = {"__type": error, "message": "The conditional request failed", "Item": item}
+    return answer(body, 400)
+
+
+class InstantTransport:
+    """Answers one client's DynamoDB requests from canned responses, in process."""
+
+    def __init__(self, client: DynamoDBClient) -> None:
+        self.answers: dict[str, Answer] = {}
+        self.sent: Tally[str] = Tally()
+        self.last_body: dict[str, bytes] = {}
+        self._headers = HTTPHeaders()
+        self._headers["Content-Type"] = "application/x-amz-json-1.0"
+        # A before-send handler that returns a response replaces the HTTP exchange;
+        # the stubs type handlers as returning None.
+        client.meta.events.register("before-send.dynamodb", self._answer)  # type: ignore[arg-type]
+
+    def _answer(self, request: Any, **_: Any) -> AWSResponse:
+        target = request.headers["X-Amz-Target"]
+        operation = (target.decode() if isinstance(target, bytes) else target).split(
+            "."
+        )[-1]
+        self.sent[operation] += 1
+        self.last_body[operation] = request.body
+        status, body = self.answers[operation]
+        return AWSResponse(request.url, status, self._headers, _Body(body))
+
+    def sent_by(self, operation: str) -> dict[str, Any]:
+        """The parameters of the last request of ``operation``."""
+        body = self.last_body[operation]
+        parsed: dict[str, Any] = json.loads(body)
+        return parsed
+
+
+def instant_client() -> tuple[DynamoDBClient, InstantTransport]:
+    client = testing.local_client(NOWHERE)
+    return client, InstantTransport(client)
+
+
+# -- items -----------------------------------------------------------------------------
+
+
+def dynsafe_item(version: int = 3) -> dict[str, Any]:
+    """An account as dynsafe leaves it: with its history of four write tokens."""
+    tokens = [{"S": f"token{i:011d}"} for i in range(4)]  # 16 characters each
+    return {**raw_item(version), "dynsafe_tokens": {"L": tokens}}
+
+
+def raw_item(version: int = 3) -> dict[str, Any]:
+    """An account as hand-written code leaves it."""
+    return {
+        **KEY,
+        "balance": {"N": "100"},
+        "owner": {"S": "user-17"},
+        "version": {"N": str(version)},
+    }
+
+
+def decode(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def encode(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+# -- the cases -------------------------------------------------------------------------
+
+NOTES = """\
+Reading it: the raw column is botocore alone (serializing, signing, parsing, its
+retry handler), so the difference is what dynsafe adds in Python per operation:
+building expressions from named parts, the codec, write tokens and their history,
+request counting and hooks, the retry policy around the call, error translation, and
+for plain updates and adds the per-key queue of write combining (with one thread,
+nothing waits). Against a real DynamoDB round trip of a few milliseconds it is a small
+share; none of it adds a request."""
+
+Op = Callable[[int], object]
+"""One operation; its argument is the iteration number, for fresh keys and tokens."""
+
+
+@dataclass
+class Case:
+    """One primitive and its raw boto3 equivalent, with their canned answers."""
+
+    name: str
+    raw_name: str
+    dynsafe: Op
+    raw: Op
+    answers: dict[str, Answer]
+    raw_answers: dict[str, Answer] | None = None
+    results: dict[str, list[float]] = field(default_factory=dict)
+    requests: dict[str, float] = field(default_factory=dict)
+
+
+def versioned_cases(client: DynamoDBClient) -> list[Case]:
+    table = dynsafe.Table(client, TABLE, key=("pk",))
+    combined = dynsafe.VersionedTable(table)
+    alone = dynsafe.VersionedTable(table, combine=False)
+
+    def raw_get(_: int) -> dict[str, Any]:
+        found = client.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)
+        return decode(found["Item"])
+
+    def raw_update(_: int) -> dict[str, Any]:
+        item = raw_get(0)
+        expected = item["version"]
+        item["balance"] -= 1
+        item["version"] = expected + 1
+        client.put_item(
+            TableName=TABLE,
+            Item=encode(item),
+            # The version read is still the stored one.
+            ConditionExpression="#version = :expected",
+            ExpressionAttributeNames={"#version": "version"},
+            ExpressionAttributeValues={":expected": {"N": str(expected)}},
+        )
+        return item
+
+    def raw_create(_: int) -> None:
+        client.put_item(
+            TableName=TABLE,
+            Item=encode({"pk": "a1", "balance": 0, "version": 1}),
+            # No item has this key yet.
+            ConditionExpression="attribute_not_exists(#pk)",
+            ExpressionAttributeNames={"#pk": "pk"},
+        )
+
+    def withdraw(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "balance": item["balance"] - 1}
+
+    get_answers = {"GetItem": answer({"Item": dynsafe_item()}), "PutItem": answer({})}
+    raw_answers = {"GetItem": answer({"Item": raw_item()}), "PutItem": answer({})}
+    return [
+        Case(
+            "VersionedTable.get",
+            "get_item + TypeDeserializer",
+            lambda _: combined.get({"pk": "a1"}),
+            raw_get,
+            get_answers,
+            raw_answers,
+        ),
+        Case(
+            "VersionedTable.update",
+            "get_item + put_item if version",
+            lambda _: combined.update({"pk": "a1"}, withdraw),
+            raw_update,
+            get_answers,
+            raw_answers,
+        ),
+        Case(
+            "VersionedTable.update, combine=False",
+            "get_item + put_item if version",
+            lambda _: alone.update({"pk": "a1"}, withdraw),
+            raw_update,
+            get_answers,
+            raw_answers,
+        ),
+        Case(
+            "VersionedTable.create",
+            "put_item if not exists",
+            lambda _: combined.create({"pk": "a1", "balance": 0}),
+            raw_create,
+            {"PutItem": answer({})},
+        ),
+    ]
+
+
+def counter_cases(client: DynamoDBClient) -> list[Case]:
+    table = dynsafe.Table(client, TABLE, key=("pk",))
+    views = dynsafe.Counter(table, {"pk": "page#home"}, "views")
+    alone = dynsafe.Counter(table, {"pk": "page#home"}, "views", combine=False)
+    generation = math.floor(time.time() / 300)  # the counter's default window
+    digest = base64.b64encode(bytes(12)).decode()
+    tokened = {
+        "Attributes": {
+            "views": {"N": "42"},
+            f"views#tokens#{generation % 2}": {"BS": [digest]},
+            "views#tokens#generation": {"N": str(generation)},
+        }
+    }
+
+    def raw_add(_: int) -> int:
+        response = client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "page#home"}},
+            UpdateExpression="ADD #n :d",
+            ExpressionAttributeNames={"#n": "views"},
+            ExpressionAttributeValues={":d": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["views"]["N"])
+
+    def raw_add_once(i: int) -> int:
+        token = hashlib.blake2b(f"t{i}".encode(), digest_size=12).digest()
+        slot = f"views#tokens#{generation % 2}"
+        response = client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "page#home"}},
+            UpdateExpression="ADD #n :d, #slot :token SET #gen = :gen",
+            # The item's tokens are this generation's, or it has none yet, and
+            # this token is in neither slot.
+            ConditionExpression=(
+                "(attribute_not_exists(#gen) OR #gen = :gen)"
+                " AND NOT contains(#t0, :digest) AND NOT contains(#t1, :digest)"
+            ),
+            ExpressionAttributeNames={
+                "#n": "views",
+                "#slot": slot,
+                "#gen": "views#tokens#generation",
+                "#t0": "views#tokens#0",
+                "#t1": "views#tokens#1",
+            },
+            ExpressionAttributeValues={
+                ":d": {"N": "1"},
+                ":token": {"BS": [token]},
+                ":digest": {"B": token},
+                ":gen": {"N": str(generation)},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["views"]["N"])
+
+    plain = {"UpdateItem": answer({"Attributes": {"views": {"N": "42"}}})}
+    return [
+        Case("Counter.add", "update_item ADD", lambda _: views.add(1), raw_add, plain),
+        Case(
+            "Counter.add, combine=False",
+            "update_item ADD",
+            lambda _: alone.add(1),
+            raw_add,
+            plain,
+        ),
+        Case(
+            "Counter.add(token=...)",
+            "update_item ADD + token set, conditioned",
+            lambda i: views.add(1, token=f"t{i}"),
+            raw_add_once,
+            {"UpdateItem": answer(tokened)},
+        ),
+    ]
+
+
+def transaction_cases(client: DynamoDBClient) -> list[Case]:
+    table = dynsafe.Table(client, TABLE, key=("pk",))
+
+    def transfer(_: int) -> None:
+        with dynsafe.transaction() as tx:
+            tx.update(
+                table,
+                {"pk": "a1"},
+                add={"balance": -10},
+                condition=Attr("balance").gte(10),
+            )
+            tx.update(table, {"pk": "a2"}, add={"balance": 10})
+
+    def raw_transfer(_: int) -> None:
+        debit: UpdateTypeDef = {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "a1"}},
+            "UpdateExpression": "ADD #balance :delta",
+            # The debited account holds enough.
+            "ConditionExpression": "#balance >= :least",
+            "ExpressionAttributeNames": {"#balance": "balance"},
+            "ExpressionAttributeValues": {
+                ":delta": {"N": "-10"},
+                ":least": {"N": "10"},
+            },
+        }
+        credit: UpdateTypeDef = {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": "a2"}},
+            "UpdateExpression": "ADD #balance :delta",
+            "ExpressionAttributeNames": {"#balance": "balance"},
+            "ExpressionAttributeValues": {":delta": {"N": "10"}},
+        }
+        client.transact_write_items(
+            TransactItems=[{"Update": debit}, {"Update": credit}],
+            ClientRequestToken=str(uuid.uuid4()),
+        )
+
+    return [
+        Case(
+            "transaction, 2 updates",
+            "transact_write_items",
+            transfer,
+            raw_transfer,
+            {"TransactWriteItems": answer({})},
+        )
+    ]
+
+
+def idempotency_cases(
+    client: DynamoDBClient, transport: InstantTransport
+) -> list[Case]:
+    store = dynsafe.IdempotencyStore(
+        dynsafe.Table(client, TABLE, key=("pk",)), key_names=("pk",)
+    )
+
+    @dynsafe.idempotent(store, key=lambda key, order: key)
+    def charge(key: str, order: dict[str, Any]) -> dict[str, Any]:
+        return {"charged": order["amount"]}
+
+    order = {"amount": 25}
+    transport.answers = {"PutItem": answer({})}
+    charge("replayed", order)
+    completed = transport.sent_by("PutItem")["Item"]
+
+    def raw_first(i: int) -> dict[str, Any]:
+        now, token = time.time(), uuid.uuid4().hex
+        record_key = {"pk": {"S": f"idempotency#k{i}"}}
+        fingerprint = hashlib.sha256(json.dumps(order, sort_keys=True).encode())
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                **record_key,
+                "status": {"S": "IN_PROGRESS"},
+                "owner": {"S": token},
+                "lease_expires": {"N": str(round(now + 30, 3))},
+                "expires_at": {"N": str(math.ceil(now + 86400))},
+                "payload_hash": {"S": fingerprint.hexdigest()},
+            },
+            # No live record: none, expired, or a claim whose lease ran out.
+            ConditionExpression=(
+                "attribute_not_exists(#pk) OR #exp < :now"
+                " OR (#status = :claimed AND #lease < :now)"
+            ),
+            ExpressionAttributeNames={
+                "#pk": "pk",
+                "#exp": "expires_at",
+                "#status": "status",
+                "#lease": "lease_expires",
+            },
+            ExpressionAttributeValues={
+                ":now": {"N": str(now)},
+                ":claimed": {"S": "IN_PROGRESS"},
+            },
+        )
+        result = {"charged": order["amount"]}
+        client.put_item(
+            TableName=TABLE,
+            Item={
+                **record_key,
+                "status": {"S": "COMPLETED"},
+                "owner": {"S": token},
+                "expires_at": {"N": str(math.ceil(now + 86400))},
+                "payload_hash": {"S": fingerprint.hexdigest()},
+                "result": {"S": json.dumps(result)},
+            },
+            # The claim is still ours.
+            ConditionExpression="#owner = :token",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":token": {"S": token}},
+        )
+        return result
+
+    def raw_replay(_: int) -> dict[str, Any]:
+        try:
+            raw_first(0)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            record = decode(error.response["Item"])  # type: ignore[typeddict-item]
+            if record["status"] != "COMPLETED":
+                raise
+            stored: dict[str, Any] = json.loads(record["result"])
+            return stored
+        raise AssertionError("the canned answer should have refused the claim")
+
+    return [
+        Case(
+            "@idempotent, first call",
+            "put_item claim + put_item completion",
+            lambda i: charge(f"k{i}", order),
+            raw_first,
+            {"PutItem": answer({})},
+        ),
+        Case(
+            "@idempotent, replay",
+            "put_item claim refused + decode record",
+            lambda _: charge("replayed", order),
+            raw_replay,
+            {"PutItem": condition_failed(completed)},
+        ),
+    ]
+
+
+# -- measuring -------------------------------------------------------------------------
+
+
+def seconds_per_op(op: Op, iterations: int, start: int) -> float:
+    gc.collect()
+    began = time.perf_counter()
+    for i in range(start, start + iterations):
+        op(i)
+    return (time.perf_counter() - began) / iterations
+
+
+def requests_per_op(op: Op, transport: InstantTransport, start: int) -> float:
+    transport.sent.clear()
+    for i in range(start, start + 10):
+        op(i)
+    return sum(transport.sent.values()) / 10
+
+
+def measure(
+    case: Case, transport: InstantTransport, args: argparse.Namespace, bar: Progress
+) -> None:
+    sides: dict[str, tuple[Op, dict[str, Answer]]] = {
+        "dynsafe": (case.dynsafe, case.answers),
+        "raw": (case.raw, case.raw_answers or case.answers),
+    }
+    offset = 0
+    for name, (op, answers) in sides.items():
+        transport.answers = answers
+        seconds_per_op(op, args.warmup, offset)
+        case.requests[name] = requests_per_op(op, transport, offset)
+        case.results[name] = []
+        offset += args.warmup + 10
+    for batch in range(args.batches):
+        # Alternate which side goes first, so that drift hits both alike.
+        order = list(sides) if batch % 2 == 0 else list(reversed(sides))
+        for name in order:
+            op, answers = sides[name]
+            transport.answers = answers
+            case.results[name].append(seconds_per_op(op, args.iterations, offset))
+            offset += args.iterations
+            bar.advance()
+
+
+def row(case: Case) -> dict[str, Any]:
+    ours = statistics.median(case.results["dynsafe"]) * 1e6
+    raw = statistics.median(case.results["raw"]) * 1e6
+    return {
+        "primitive": case.name,
+        "raw": case.raw_name,
+        "requests_dynsafe": case.requests["dynsafe"],
+        "requests_raw": case.requests["raw"],
+        "dynsafe_us": ours,
+        "raw_us": raw,
+        "ratio": ours / raw,
+        "own_us": ours - raw,
+        "batches_us": {
+            side: [value * 1e6 for value in values]
+            for side, values in case.results.items()
+        },
+    }
+
+
+def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    header = [
+        "primitive",
+        "raw boto3 equivalent",
+        "requests (dynsafe / raw)",
+        "dynsafe µs/op",
+        "raw µs/op",
+        "ratio",
+        "dynsafe's own µs",
+    ]
+    table = [
+        [
+            r["primitive"],
+            r["raw"],
+            f"{r['requests_dynsafe']:g} / {r['requests_raw']:g}",
+            f"{r['dynsafe_us']:.0f}",
+            f"{r['raw_us']:.0f}",
+            f"{r['ratio']:.2f}x",
+            f"{r['own_us']:+.0f}",
+        ]
+        for r in rows
+    ]
+    facts = machine()
+    versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
+    title = (
+        "# Overhead on an instant transport\n\n"
+        f"Median of {args.batches} batches of {args.iterations} operations per side,"
+        f" after {args.warmup} warm-up operations; the transport answers in process,"
+        " so each figure is dynsafe plus botocore, or botocore alone.\n"
+        f"Python {facts['python']} on {facts['platform']}, {facts['cpus']} CPUs;"
+        f" {versions}.\n"
+        f"Command: `python benchmarks/bench_overhead.py {' '.join(args.argv)}`\n\n"
+    )
+    return title + markdown_table(header, table) + "\n\n" + NOTES
+
+
+def plot(rows: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["primitive"] for r in rows][::-1]
+    figure, axes = plt.subplots(figsize=(9, 0.5 * len(rows) + 1.5))
+    positions = range(len(rows))
+    raw = [r["raw_us"] for r in rows][::-1]
+    own = [r["own_us"] for r in rows][::-1]
+    axes.barh(positions, raw, label="boto3 / botocore (raw equivalent)")
+    axes.barh(positions, own, left=raw, label="dynsafe's own")
+    axes.set_yticks(list(positions), names, fontsize=8)
+    axes.set_xlabel("µs per operation, instant transport")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    figure.savefig(RESULTS / "overhead.png", dpi=90)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--iterations", type=int, default=2000)
+    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return args
+
+
+def main(argv: list[str]) -> None:
+    args = parse(argv)
+    client, transport = instant_client()
+    cases = [
+        *versioned_cases(client),
+        *counter_cases(client),
+        *transaction_cases(client),
+        *idempotency_cases(client, transport),
+    ]
+    bar = Progress("overhead", len(cases) * args.batches * 2)
+    for case in cases:
+        measure(case, transport, args, bar)
+    rows = [row(case) for case in cases]
+    text = report(rows, args)
+    print(text)
+    write_results("overhead", {"machine": machine(), "rows": rows}, text)
+    plot(rows)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
