@@ -100,6 +100,7 @@ STATUS: dict[type[Exception], int] = {
     dynsafe.NotOwnerError: 403,  # the owner condition failed inside the write
     dynsafe.IdempotencyKeyMismatchError: 422,  # the key came with another body
     dynsafe.ConflictError: 409,  # retries ran out, the key exists, or is in use
+    dynsafe.IdempotencyOwnershipError: 409,  # the lease ran out; another holder answers
     dynsafe.ItemNotFoundError: 404,
     dynsafe.ValidationError: 400,
     dynsafe.ThrottledError: 503,

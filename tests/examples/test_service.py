@@ -305,6 +305,7 @@ def test_charge_in_a_transaction_lands_with_its_record(moto: Backend) -> None:
         (dynsafe.ItemExistsError("x"), 409),
         (dynsafe.IdempotencyInProgressError("x", retry_after=3.0), 409),
         (dynsafe.IdempotencyKeyMismatchError("x"), 422),
+        (dynsafe.IdempotencyOwnershipError("x"), 409),
         (dynsafe.ItemNotFoundError("x"), 404),
         (dynsafe.InvalidValueError("x"), 400),
         (dynsafe.ThrottledError("x"), 503),
