@@ -7,7 +7,7 @@ request). Each case runs its dynsafe form and its hand-written boto3 form in
 alternating batches of the same number of operations, after a warm-up; the figure is
 the median batch. "dynsafe's own" is the difference, per operation.
 
-    python benchmarks/bench_overhead.py [--iterations 2000] [--batches 5]
+    python benchmarks/bench_overhead.py [--iterations 1500] [--batches 7]
 
 The raw forms are what a careful engineer writes by hand: the same requests, with
 expression strings of their own, and the same decoding of what comes back. They do
@@ -585,8 +585,8 @@ def plot(rows: list[dict[str, Any]]) -> None:
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--iterations", type=int, default=2000)
-    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=1500)
+    parser.add_argument("--batches", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args(argv)
     args.argv = argv
