@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from boto3.dynamodb.conditions import And, Attr, AttributeBase, ConditionBase
+from boto3.dynamodb.conditions import And, Attr, AttributeBase, ConditionBase, Not, Or
 
 from dynsafe._codec import serialize
 from dynsafe.errors import ValidationError
@@ -103,7 +103,7 @@ def literal(name: str) -> Attr:
 
 def _render_operand(operand: Any, placeholders: Placeholders, grouped: bool) -> str:
     if isinstance(operand, ConditionBase):
-        return render_condition(operand, placeholders)
+        return _render(operand, placeholders, nested=True)
     if isinstance(operand, _Literal):
         return placeholders.name(operand.name)
     if isinstance(operand, AttributeBase):
@@ -111,6 +111,37 @@ def _render_operand(operand: Any, placeholders: Placeholders, grouped: bool) -> 
     if grouped:
         return "(" + ", ".join(placeholders.value(v) for v in operand) + ")"
     return placeholders.value(operand)
+
+
+def _chain(condition: ConditionBase, kind: type[ConditionBase]) -> list[ConditionBase]:
+    """The operands of a run of ANDs (or ORs), flattened: ``a AND (b AND c)``."""
+    if not isinstance(condition, kind):
+        return [condition]
+    left, right = condition.get_expression()["values"]
+    return _chain(left, kind) + _chain(right, kind)
+
+
+def _render(condition: ConditionBase, placeholders: Placeholders, nested: bool) -> str:
+    # Precedence is NOT, then AND, then OR. A run of one operator is written flat
+    # and bracketed once where it is nested: a deep nest of brackets costs some
+    # servers (dynalite) several times the parse time of the flat form.
+    for kind, word in ((And, " AND "), (Or, " OR ")):
+        if isinstance(condition, kind):
+            parts = [
+                _render(part, placeholders, True) for part in _chain(condition, kind)
+            ]
+            joined = word.join(parts)
+            return f"({joined})" if nested else joined
+    if isinstance(condition, Not):
+        (inner,) = condition.get_expression()["values"]
+        return "NOT " + _render(inner, placeholders, True)
+    expression = condition.get_expression()
+    grouped = condition.has_grouped_values
+    operands = [
+        _render_operand(value, placeholders, grouped and index > 0)
+        for index, value in enumerate(expression["values"])
+    ]
+    return str(expression["format"]).format(*operands, operator=expression["operator"])
 
 
 def render_condition(condition: ConditionBase, placeholders: Placeholders) -> str:
@@ -124,14 +155,7 @@ def render_condition(condition: ConditionBase, placeholders: Placeholders) -> st
             "conditions are boto3 Attr/Key conditions, such as Attr('n').gte(0),"
             f" not {type(condition).__name__}"
         )
-    expression = condition.get_expression()
-    values = expression["values"]
-    grouped = condition.has_grouped_values
-    operands = [
-        _render_operand(value, placeholders, grouped and index > 0)
-        for index, value in enumerate(values)
-    ]
-    return str(expression["format"]).format(*operands, operator=expression["operator"])
+    return _render(condition, placeholders, nested=False)
 
 
 def all_of(*conditions: ConditionBase | None) -> ConditionBase | None:

@@ -130,7 +130,9 @@ names = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
     min_size=1,
     max_size=20,
-).filter(lambda n: n != "pk")
+).filter(lambda n: n not in ("pk", "__proto__"))
+# dynalite, a JavaScript program, drops an attribute named __proto__ (found by this
+# test); DynamoDB and moto keep it. Not dynsafe's to fix, so the name is left out.
 numbers = st.one_of(
     st.integers(min_value=-(10**37), max_value=10**37),
     st.decimals(
@@ -193,3 +195,30 @@ def test_arbitrary_names_and_values_reach_servers_and_come_back_unchanged(
 ) -> None:
     for backend in real_servers:
         _round_trip(backend, attributes)
+
+
+PRECEDENCE = [
+    # (condition, holds on {a: 1, b: 2, c: 3})
+    (Attr("a").eq(1) & Attr("b").eq(2) & Attr("c").eq(0), False),
+    (Attr("a").eq(0) | Attr("b").eq(2) & Attr("c").eq(3), True),
+    ((Attr("a").eq(0) | Attr("b").eq(2)) & Attr("c").eq(0), False),
+    (~(Attr("a").eq(1) & Attr("b").eq(0)), True),
+    (~Attr("a").eq(1) & Attr("b").eq(2), False),
+    (~(Attr("a").eq(0) | Attr("b").eq(0)) & Attr("c").exists(), True),
+    (Attr("a").eq(0) & Attr("b").eq(0) | Attr("c").eq(3), True),
+]
+
+
+@pytest.mark.parametrize(("condition", "holds"), PRECEDENCE)
+def test_flat_rendering_keeps_the_meaning_of_nested_conditions(
+    real_servers: list[Backend], condition: Any, holds: bool
+) -> None:
+    for backend in real_servers:
+        table = Table(backend.client(), _table_for(backend), key=("pk",))
+        table.put({"pk": "p", "a": 1, "b": 2, "c": 3})
+        try:
+            table.update({"pk": "p"}, Update().set("seen", True), condition=condition)
+            held = True
+        except dynsafe.ConditionFailedError:
+            held = False
+        assert held is holds, backend.name

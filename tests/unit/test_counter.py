@@ -93,7 +93,7 @@ def test_floor_is_the_condition_of_the_same_update() -> None:
             "Key": {"pk": {"S": "a"}},
             "UpdateExpression": "ADD #n0 :v0",
             # 0 - 2 is below the floor, so an absent counter is refused too.
-            "ConditionExpression": "(attribute_type(#n0, :v1) AND #n0 >= :v2)",
+            "ConditionExpression": "attribute_type(#n0, :v1) AND #n0 >= :v2",
             "ExpressionAttributeNames": {"#n0": "n"},
             "ExpressionAttributeValues": {
                 ":v0": {"N": "-2"},
@@ -119,8 +119,8 @@ def test_floor_and_ceiling_make_one_between_that_lets_an_absent_counter_in() -> 
             "Key": {"pk": {"S": "a"}},
             "UpdateExpression": "ADD #n0 :v0",
             "ConditionExpression": (
-                "(attribute_not_exists(#n0)"
-                " OR (attribute_type(#n0, :v1) AND #n0 BETWEEN :v2 AND :v3))"
+                "attribute_not_exists(#n0)"
+                " OR (attribute_type(#n0, :v1) AND #n0 BETWEEN :v2 AND :v3)"
             ),
             "ExpressionAttributeNames": {"#n0": "n"},
             "ExpressionAttributeValues": {
@@ -148,8 +148,8 @@ def test_token_goes_into_the_same_update_with_its_generation() -> None:
             "Key": {"pk": {"S": "a"}},
             "UpdateExpression": "SET #n0 = :v0 ADD #n1 :v1, #n2 :v2",
             "ConditionExpression": (
-                "((attribute_not_exists(#n0) OR #n0 = :v3)"
-                " AND ((NOT contains(#n3, :v4)) AND (NOT contains(#n2, :v5))))"
+                "(attribute_not_exists(#n0) OR #n0 = :v3)"
+                " AND NOT contains(#n3, :v4) AND NOT contains(#n2, :v5)"
             ),
             "ExpressionAttributeNames": {
                 "#n0": "n#tokens#generation",

@@ -51,7 +51,7 @@ def test_condition_and_update_share_placeholders_without_clash() -> None:
     expr = update.render(ph)
     condition = render_condition(Attr("value").lt(5) & literal("version").eq(3), ph)
     assert expr == "SET #n0 = :v0"
-    assert condition == "(#n0 < :v1 AND #n1 = :v2)"
+    assert condition == "#n0 < :v1 AND #n1 = :v2"
     assert ph.params()["ExpressionAttributeValues"] == {
         ":v0": {"N": "5"},
         ":v1": {"N": "5"},
@@ -77,8 +77,16 @@ def test_boto3_attr_paths_split_like_boto3_but_literal_does_not() -> None:
         (Attr("x").size().gt(3), "size(#n0) > :v0"),
         (Attr("x").attribute_type("S"), "attribute_type(#n0, :v0)"),
         (Attr("x").not_exists(), "attribute_not_exists(#n0)"),
-        (~Attr("x").eq(1), "(NOT #n0 = :v0)"),
-        (Attr("x").eq(1) | Attr("x").ne(2), "(#n0 = :v0 OR #n0 <> :v1)"),
+        (~Attr("x").eq(1), "NOT #n0 = :v0"),
+        (Attr("x").eq(1) | Attr("x").ne(2), "#n0 = :v0 OR #n0 <> :v1"),
+        (
+            (Attr("a").eq(1) & Attr("b").eq(2)) & (Attr("c").eq(3) | ~Attr("d").eq(4)),
+            "#n0 = :v0 AND #n1 = :v1 AND (#n2 = :v2 OR NOT #n3 = :v3)",
+        ),
+        (
+            ~(Attr("a").eq(1) & Attr("b").eq(2)) | Attr("c").exists(),
+            "NOT (#n0 = :v0 AND #n1 = :v1) OR attribute_exists(#n2)",
+        ),
         (Key("pk").eq("a"), "#n0 = :v0"),
     ],
 )
@@ -108,7 +116,7 @@ def test_all_of_skips_none() -> None:
     joined = all_of(Attr("a").exists(), None, Attr("b").exists())
     assert joined is not None
     assert render_condition(joined, Placeholders()) == (
-        "(attribute_exists(#n0) AND attribute_exists(#n1))"
+        "attribute_exists(#n0) AND attribute_exists(#n1)"
     )
 
 
