@@ -23,6 +23,7 @@ dynsafe[demo]``); nothing here is imported by the library itself.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import socket
@@ -178,6 +179,9 @@ class LockedMotoServer:
         from moto.server import ThreadedMotoServer
 
         _set_fake_credentials()
+        # The server's HTTP layer logs every request at INFO; a race test sends
+        # thousands, and writing them out slows the server it measures.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._serialized = contextlib.ExitStack()
         self._serialized.enter_context(serialized_moto_requests())
         self._server = ThreadedMotoServer(
