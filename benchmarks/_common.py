@@ -133,3 +133,57 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> None:
     )
     (RESULTS / f"{name}.md").write_text(markdown + "\n")
     sys.stderr.write(f"wrote {RESULTS / name}.json and .md\n")
+
+
+def plot_against_workers(
+    rows: Sequence[dict[str, Any]],
+    *,
+    series: tuple[str, Sequence[str]],
+    workers: str,
+    panels: Sequence[tuple[str, str]],
+    name: str,
+) -> None:
+    """Plot figures against the number of workers: a column per backend.
+
+    Args:
+        rows: Result rows, each with ``backend``, the ``workers`` field and the
+            series field.
+        series: The field naming a line, and the lines in legend order.
+        workers: The field holding the number of workers (the x axis, log 2).
+        panels: ``(field, title)`` per row of panels; the title follows the backend.
+        name: The PNG's name in ``results/``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    field, lines = series
+    seen = sorted({row["backend"] for row in rows})
+    figure, axes = plt.subplots(
+        len(panels), len(seen), figsize=(6 * len(seen), 4 * len(panels)), squeeze=False
+    )
+    ticks = sorted({row[workers] for row in rows})
+    for column, backend in enumerate(seen):
+        for line in lines:
+            points = sorted(
+                (row[workers], row)
+                for row in rows
+                if row["backend"] == backend and row[field] == line
+            )
+            for panel, (value, _) in enumerate(panels):
+                xs = [x for x, _ in points]
+                axes[panel][column].plot(
+                    xs, [r[value] for _, r in points], "o-", label=line
+                )
+        for panel, (_, title) in enumerate(panels):
+            axis = axes[panel][column]
+            axis.set_title(f"{backend}: {title}")
+            axis.set_xscale("log", base=2)
+            axis.set_xticks(ticks, [str(t) for t in ticks])
+            axis.set_xlabel("threads")
+            axis.set_ylim(bottom=0)
+            axis.legend(fontsize=7)
+    figure.tight_layout()
+    RESULTS.mkdir(exist_ok=True)
+    figure.savefig(RESULTS / f"{name}.png", dpi=90)

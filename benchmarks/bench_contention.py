@@ -37,6 +37,7 @@ from _common import (
     markdown_table,
     median,
     percentile,
+    plot_against_workers,
     write_results,
 )
 
@@ -81,7 +82,7 @@ def _dynsafe_step(
         accounts.update({"pk": "hot"}, lambda item: {**item, "n": item["n"] + 1})
         return 0  # counted once per process from the table's stats, below
 
-    counter.conflicts = lambda: accounts.stats.totals().conflicts
+    setattr(counter, "conflicts", lambda: accounts.stats.totals().conflicts)  # noqa: B010
     return step, counter
 
 
@@ -356,43 +357,16 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def plot(rows: list[dict[str, Any]], name: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    threads_only = [r for r in rows if r["processes"] == 1]
-    backends_seen = sorted({r["backend"] for r in threads_only})
-    figure, axes = plt.subplots(
-        2, len(backends_seen), figsize=(6 * len(backends_seen), 8), squeeze=False
+    plot_against_workers(
+        [r for r in rows if r["processes"] == 1],
+        series=("loop", LOOPS),
+        workers="threads",
+        panels=[
+            ("successes_per_s", "successful updates per second"),
+            ("requests_per_success", "requests per success"),
+        ],
+        name=name,
     )
-    for column, backend in enumerate(backends_seen):
-        for loop in LOOPS:
-            points = sorted(
-                (r["threads"], r)
-                for r in threads_only
-                if r["backend"] == backend and r["loop"] == loop
-            )
-            if not points:
-                continue
-            xs = [x for x, _ in points]
-            axes[0][column].plot(
-                xs, [r["successes_per_s"] for _, r in points], "o-", label=loop
-            )
-            axes[1][column].plot(
-                xs, [r["requests_per_success"] for _, r in points], "o-", label=loop
-            )
-        axes[0][column].set_title(f"{backend}: successful updates per second")
-        axes[1][column].set_title(f"{backend}: requests per success")
-        for row in axes:
-            row[column].set_xscale("log", base=2)
-            row[column].set_xlabel("threads")
-            row[column].legend(fontsize=7)
-    figure.tight_layout()
-    from _common import RESULTS
-
-    RESULTS.mkdir(exist_ok=True)
-    figure.savefig(RESULTS / f"{name}.png", dpi=90)
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

@@ -37,13 +37,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _common import (
-    RESULTS,
     Progress,
     backends,
     machine,
     markdown_table,
     median,
     percentile,
+    plot_against_workers,
     write_results,
 )
 
@@ -209,39 +209,16 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def plot(rows: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    seen = sorted({r["backend"] for r in rows})
-    figure, axes = plt.subplots(2, len(seen), figsize=(6 * len(seen), 8), squeeze=False)
-    for column, backend in enumerate(seen):
-        for mode in MODES:
-            points = sorted(
-                (r["workers"], r)
-                for r in rows
-                if r["backend"] == backend and r["mode"] == mode
-            )
-            if not points:
-                continue
-            xs = [x for x, _ in points]
-            goodput = [r["adds_per_s"] for _, r in points]
-            requests = [r["requests_per_add"] for _, r in points]
-            axes[0][column].plot(xs, goodput, "o-", label=mode)
-            axes[1][column].plot(xs, requests, "o-", label=mode)
-        axes[0][column].set_title(f"{backend}: adds per second")
-        axes[1][column].set_title(f"{backend}: requests per add")
-        axes[1][column].set_ylim(bottom=0)
-        workers = sorted({r["workers"] for r in rows})
-        for line in axes:
-            line[column].set_xscale("log", base=2)
-            line[column].set_xticks(workers, [str(w) for w in workers])
-            line[column].set_xlabel("threads")
-            line[column].legend(fontsize=8)
-    figure.tight_layout()
-    RESULTS.mkdir(exist_ok=True)
-    figure.savefig(RESULTS / "counters.png", dpi=90)
+    plot_against_workers(
+        rows,
+        series=("mode", MODES),
+        workers="workers",
+        panels=[
+            ("adds_per_s", "adds per second"),
+            ("requests_per_add", "requests per add"),
+        ],
+        name="counters",
+    )
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
