@@ -33,12 +33,37 @@ def fresh_tables(client: Any) -> Any:
 # -- the race over HTTP, on an atomic backend ------------------------------------------
 
 
+def hold_first_charge(app: Any, client: Any, ledger: str) -> threading.Lock:
+    """Keep the first charge in progress until a duplicate has been told 409.
+
+    Without this the first charge may finish before the other threads send theirs,
+    and they are all answered with the replay: the race would then not prove that a
+    duplicate arriving mid-charge is turned away and comes back.
+    """
+    conflicted = threading.Event()
+    first = threading.Lock()
+
+    @app.after_request
+    def seen(response: Any) -> Any:
+        if response.status_code == 409:
+            conflicted.set()
+        return response
+
+    def gate(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == ledger and first.acquire(blocking=False):
+            assert conflicted.wait(timeout=30), "no duplicate charge arrived"
+
+    client.meta.events.register("provide-client-params.dynamodb.PutItem", gate)
+    return first
+
+
 def test_race_safe_endpoints_lose_nothing_naive_ones_lose_updates(
     dynalite: Backend,
 ) -> None:
     client = dynalite.client()
     tables = fresh_tables(client)
     app = service.create_app(client, tables, naive=True)
+    held = hold_first_charge(app, client, tables.ledger)
     with service_race.serving(app) as base_url:
         http = service_race.Http(base_url)
         safe = service_race.race_withdrawals(http, "", 8, 8)
@@ -59,8 +84,9 @@ def test_race_safe_endpoints_lose_nothing_naive_ones_lose_updates(
     assert safe_views.final == safe_views.accepted == 64
     assert naive_views.final < naive_views.accepted
 
+    assert held.locked()  # the first charge was held in progress
     assert (charge.final, charge.accepted, len(ids)) == (1, 8, 1)
-    assert charge.retried > 0  # the other seven were told 409 and came back
+    assert charge.retried > 0  # the others were told 409 and came back
     assert naive_charge.final == naive_charge.accepted == 8
     assert service_race.safe_held([safe, safe_views, charge])
     assert min(naive.wrong, naive_views.wrong, naive_charge.wrong) > 0
