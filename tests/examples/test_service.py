@@ -43,11 +43,12 @@ def hold_first_charge(app: Any, client: Any, ledger: str) -> threading.Lock:
     conflicted = threading.Event()
     first = threading.Lock()
 
-    @app.after_request
     def seen(response: Any) -> Any:
         if response.status_code == 409:
             conflicted.set()
         return response
+
+    app.after_request(seen)
 
     def gate(params: dict[str, Any], **_: Any) -> None:
         if params.get("TableName") == ledger and first.acquire(blocking=False):
