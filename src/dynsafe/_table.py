@@ -23,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
 from dynsafe._codec import deserialize_item, item_size_of, serialize, serialize_item
 from dynsafe._expressions import Placeholders, Update, render_condition
-from dynsafe.errors import ItemTooLargeError, ValidationError, translate
+from dynsafe._translate import translate_error
+from dynsafe.errors import ItemTooLargeError, ValidationError
 
 if TYPE_CHECKING:
     from boto3.dynamodb.conditions import ConditionBase
@@ -222,7 +223,7 @@ class Table:
                 operation=operation,
             ) from error
         except (ClientError, BotoCoreError) as error:
-            raise translate(
+            raise translate_error(
                 error, operation=operation, table=self.name, key=key, actions=actions
             ) from error
         return response

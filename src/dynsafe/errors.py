@@ -30,22 +30,15 @@ so retry policies never guess from the type. Errors carry structured fields, cha
 botocore error with ``from``, pickle, and their ``str()`` is one line that never
 contains item contents.
 
-:func:`translate` is the only place a botocore error becomes a dynsafe error.
+:func:`translate` is the only place a botocore error becomes a dynsafe error; its
+table of codes lives in ``_translate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
 
 __all__ = [
     "BoundExceededError",
@@ -443,59 +436,6 @@ class IdempotencyOwnershipError(DynsafeError):
 
 # -- translation ----------------------------------------------------------------------
 
-_Factory = Callable[[str, dict[str, Any]], DynsafeError]
-
-
-def _conflict(message: str, context: dict[str, Any]) -> DynsafeError:
-    return ConditionFailedError(message, **context)
-
-
-def _simple(cls: type[DynsafeError]) -> _Factory:
-    def build(message: str, context: dict[str, Any]) -> DynsafeError:
-        context.pop("item", None)
-        context.pop("item_returned", None)
-        return cls(message, **context)
-
-    return build
-
-
-def _conflicting(cls: type[ConflictError]) -> _Factory:
-    def build(message: str, context: dict[str, Any]) -> DynsafeError:
-        return cls(message, **context)
-
-    return build
-
-
-def _validation(message: str, context: dict[str, Any]) -> DynsafeError:
-    context.pop("item", None)
-    context.pop("item_returned", None)
-    if "size" in message.lower() and "exceed" in message.lower():
-        return ItemTooLargeError(message, **context)
-    return ValidationError(message, **context)
-
-
-# Most specific first is not needed: DynamoDB codes are exact strings.
-_TRANSLATIONS: dict[str, _Factory] = {
-    "ConditionalCheckFailedException": _conflict,
-    "TransactionConflictException": _conflicting(TransactionConflictError),
-    "TransactionInProgressException": _conflicting(TransactionInProgressError),
-    "IdempotentParameterMismatchException": _simple(IdempotentParameterMismatchError),
-    "ProvisionedThroughputExceededException": _simple(ThrottledError),
-    "ThrottlingException": _simple(ThrottledError),
-    "RequestLimitExceeded": _simple(ThrottledError),
-    "ValidationException": _validation,
-    "ResourceNotFoundException": _simple(TableNotFoundError),
-}
-"""DynamoDB error codes and the dynsafe errors they become.
-
-``TransactionCanceledException`` is translated by :func:`translate` itself, since
-its reasons need the actions of the transaction.
-"""
-
-_WRITE_OPERATIONS = frozenset(
-    {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-)
-
 
 def translate(
     error: BaseException,
@@ -520,78 +460,10 @@ def translate(
     Returns:
         The dynsafe error; an unknown code becomes a plain :class:`DynsafeError`.
     """
-    context: dict[str, Any] = {"table": table, "key": key, "operation": operation}
-    if isinstance(error, ClientError):
-        return _translate_client_error(error, context, actions)
-    if isinstance(error, (ConnectTimeoutError, EndpointConnectionError)):
-        # The connection was never made, so the request cannot have been applied.
-        return TransportError(f"{operation} could not connect", **context)
-    if isinstance(error, (ReadTimeoutError, ConnectionClosedError)):
-        if operation in _WRITE_OPERATIONS:
-            return OutcomeUnknownError(
-                f"{operation} sent but no answer came back", **context
-            )
-        return TransportError(f"{operation} got no answer", **context)
-    return DynsafeError(f"{operation} failed: {type(error).__name__}", **context)
+    # Imported here: the translator converts returned items with the codec, and
+    # the codec raises errors of this module, so neither can load the other first.
+    from dynsafe._translate import translate_error
 
-
-def _translate_client_error(
-    error: ClientError,
-    context: dict[str, Any],
-    actions: Sequence[tuple[str, str, Key]],
-) -> DynsafeError:
-    # Imported here: the codec raises errors of this module, so this module
-    # cannot import the codec at load time.
-    from dynsafe._codec import deserialize_item
-
-    details = error.response.get("Error", {})
-    code = str(details.get("Code", "Unknown"))
-    message = str(details.get("Message", "")) or code
-    context["code"] = code
-    raw_item: Any = error.response.get("Item")
-    if raw_item is not None:
-        context["item"] = deserialize_item(raw_item)
-        context["item_returned"] = True
-    if code == "TransactionCanceledException":
-        context.pop("item", None)
-        context.pop("item_returned", None)
-        reasons = _cancellation_reasons(error.response, actions)
-        return TransactionCanceledError(
-            "transaction cancelled", reasons=reasons, **context
-        )
-    factory = _TRANSLATIONS.get(code)
-    if factory is None:
-        context.pop("item", None)
-        context.pop("item_returned", None)
-        return DynsafeError(f"{context['operation']} failed: {message}", **context)
-    return factory(_one_line(message), context)
-
-
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-def _cancellation_reasons(
-    response: Mapping[str, Any], actions: Sequence[tuple[str, str, Key]]
-) -> list[CancellationReason]:
-    from dynsafe._codec import deserialize_item
-
-    raw = response.get("CancellationReasons") or []
-    reasons = []
-    for index, entry in enumerate(raw):
-        kind, table, key = (
-            actions[index] if index < len(actions) else (None, None, None)
-        )
-        item = entry.get("Item")
-        reasons.append(
-            CancellationReason(
-                index=index,
-                action=kind,
-                table=table,
-                key=dict(key) if key is not None else None,
-                code=entry.get("Code"),
-                message=entry.get("Message"),
-                item=deserialize_item(item) if item is not None else None,
-            )
-        )
-    return reasons
+    return translate_error(
+        error, operation=operation, table=table, key=key, actions=actions
+    )
