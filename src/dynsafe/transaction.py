@@ -9,7 +9,8 @@ Roles:
   error sends nothing;
 - :func:`run_transaction` builds a transaction from fresh reads with the caller's
   function, and builds it again when a version it read has gone stale;
-- :func:`transact_get` reads up to 100 items as of one moment (``TransactGetItems``).
+- :func:`transact_get` reads up to 100 items as of one moment (``TransactGetItems``;
+  ``_transact_get``).
 
 One *token* names one logical transaction. It is the request's
 ``ClientRequestToken``, so DynamoDB applies a resent commit once for 10 minutes, and
@@ -26,13 +27,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import tenacity
 from boto3.dynamodb.conditions import ConditionBase
 
-from dynsafe._codec import deserialize_item, serialize_item
 from dynsafe._table import Table, TableLike
 from dynsafe._transact import (
     MAX_ACTIONS,
@@ -51,6 +51,7 @@ from dynsafe._transact import (
     update_of,
     update_versioned_action,
 )
+from dynsafe._transact_get import transact_get
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.errors import (
     CancellationReason,
@@ -592,63 +593,3 @@ def run_transaction(
         return tx, build(tx)
 
     return _Runner(chosen, make, rebuild=True).run()
-
-
-def transact_get(
-    items: Iterable[tuple[TableLike, Mapping[str, Any]]],
-    *,
-    client: DynamoDBClient | None = None,
-    policy: RetryPolicy | None = None,
-) -> list[Item | None]:
-    """Read up to 100 items, from one or more tables, as of one moment.
-
-    Args:
-        items: ``(table, key)`` pairs; each key exactly the table's key attributes,
-            each item once.
-        client: The client to send with; by default the first table's.
-        policy: When to read again: a conflict with a transaction writing one of
-            the items, throttling, no answer.
-
-    Returns:
-        The items as Python values, in the order asked, ``None`` for a missing one.
-
-    Raises:
-        ValidationError: no item, more than 100, a bad or repeated key, or tables on
-            clients for another region or endpoint; nothing is sent.
-        TransactionCanceledError: conflicts outlasted the policy.
-        DynsafeError: anything else DynamoDB refused, translated.
-
-    Cost: one ``TransactGetItems`` per attempt; 2 read capacity units per 4 KB of
-    each item (twice a consistent read). Safe from many threads.
-    """
-    batch = Batch(client, "TransactGetItems")
-    gets, described = [], []
-    for index, (table, key) in enumerate(items):
-        target = batch.table(table)
-        checked = _checked_read(batch, index, target, key)
-        gets.append({"Get": {"TableName": target.name, "Key": serialize_item(checked)}})
-        described.append(("get", target.name, checked))
-    if batch.sender is None:
-        raise ValidationError("transact_get needs at least one (table, key)")
-    sender = batch.sender
-    response = (policy or _DEFAULT_POLICY).call(
-        sender.send, "TransactGetItems", {"TransactItems": gets}, actions=described
-    )
-    return [_item_of(entry) for entry in response.get("Responses", [])]
-
-
-def _checked_read(
-    batch: Batch, index: int, table: Table, key: Mapping[str, Any]
-) -> Item:
-    try:
-        checked = table.check_key(key)
-        batch.admit(index, table, checked)
-    except ValidationError as error:
-        label = f"read #{index}: {error.message}"
-        raise type(error)(label, table=table.name, key=shown_key(table, key)) from error
-    return checked
-
-
-def _item_of(entry: Mapping[str, Any]) -> Item | None:
-    raw = entry.get("Item")
-    return deserialize_item(raw) if raw is not None else None
