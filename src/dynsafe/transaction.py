@@ -18,6 +18,10 @@ it is the write token that versioned actions leave in each item's history, so a
 resent commit refused by its own first landing is recognised as landed. A rebuilt
 transaction has other parameters, hence a new token.
 
+Whether a failed commit is sent again or built anew is decided in one place,
+``_transaction_run``, for :meth:`Transaction.commit` and :func:`run_transaction`
+alike.
+
 A transaction is built and committed by one thread; the functions are safe to call
 from many threads and processes at once.
 """
@@ -28,9 +32,8 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import tenacity
 from boto3.dynamodb.conditions import ConditionBase
 
 from dynsafe._table import Table, TableLike
@@ -52,15 +55,15 @@ from dynsafe._transact import (
     update_versioned_action,
 )
 from dynsafe._transact_get import transact_get
+from dynsafe._transaction_run import Runner
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.errors import (
     CancellationReason,
-    DynsafeError,
     OutcomeUnknownError,
     TransactionCanceledError,
     ValidationError,
 )
-from dynsafe.retry import RetryPolicy, is_retryable
+from dynsafe.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -381,7 +384,7 @@ class Transaction:
             ValidationError: the transaction is empty or already committed.
             DynsafeError: anything else DynamoDB refused, translated.
         """
-        _Runner(self.policy, lambda: (self, None), rebuild=False).run()
+        Runner(self.policy, lambda: (self, None), rebuild=False).run()
 
     def _send_once(self) -> None:
         if not self._actions:
@@ -470,67 +473,6 @@ class Transaction:
         return Outcome.UNKNOWN
 
 
-def _stale(error: TransactionCanceledError) -> bool:
-    """Whether building the transaction again from fresh reads could succeed."""
-    failures = error.failures
-    return bool(error.version_conflicts) and all(
-        reason.version_conflict or reason.retryable for reason in failures
-    )
-
-
-class _Runner(Generic[R]):
-    """One logical transaction under a retry policy: send it again, or build anew.
-
-    A lost answer or a conflict sends the *same* transaction again (same token): it
-    may have landed, and building it again from fresh reads could apply it twice. A
-    stale version builds a new one, when there is a function to build it.
-    """
-
-    def __init__(
-        self,
-        policy: RetryPolicy,
-        make: Callable[[], tuple[Transaction, R]],
-        *,
-        rebuild: bool,
-    ) -> None:
-        self._policy = policy
-        self._make = make
-        self._rebuild = rebuild
-        self._built: tuple[Transaction, R] | None = None
-
-    def run(self) -> R:
-        retrying = self._policy.retrying().copy(
-            retry=tenacity.retry_if_exception(self._worth_retry)
-        )
-        try:
-            return retrying(self._attempt)
-        except DynsafeError as error:
-            error.attempts = retrying.statistics.get("attempt_number", 1)
-            raise
-
-    def _attempt(self) -> R:
-        if self._built is None:
-            self._built = self._make()
-        tx, value = self._built
-        if self._rebuild and not len(tx):
-            return value  # the function decided that nothing is to be written
-        try:
-            tx._send_once()
-        except TransactionCanceledError as error:
-            if self._rebuild and _stale(error):
-                logger.debug("transaction read a stale version; building it again")
-                self._built = None
-            raise
-        return value
-
-    def _worth_retry(self, error: BaseException) -> bool:
-        if isinstance(error, TransactionCanceledError):
-            return error.retryable or (self._rebuild and _stale(error))
-        if isinstance(error, OutcomeUnknownError):
-            return self._built is not None and self._built[0]._may_resend()
-        return is_retryable(error)
-
-
 @contextlib.contextmanager
 def transaction(
     client: DynamoDBClient | None = None,
@@ -592,4 +534,4 @@ def run_transaction(
         tx._batch.tables = tables  # each boto3 resource is described once per call
         return tx, build(tx)
 
-    return _Runner(chosen, make, rebuild=True).run()
+    return Runner(chosen, make, rebuild=True).run()
