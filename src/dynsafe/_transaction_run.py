@@ -27,7 +27,7 @@ from dynsafe.errors import DynsafeError, OutcomeUnknownError, TransactionCancele
 from dynsafe.retry import RetryPolicy, is_retryable
 
 if TYPE_CHECKING:
-    from dynsafe.transaction import Transaction
+    from dynsafe._transaction_core import Transaction
 
 __all__ = ["Runner"]
 
