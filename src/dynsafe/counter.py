@@ -4,7 +4,8 @@ Roles:
 
 - :class:`AddRequest` is one add as data: the delta, the token, the bounds.
   ``Counter._request`` builds and validates it; ``Counter._send`` sends it and tells
-  the caller what DynamoDB answered. Nothing is read before the write.
+  the caller what DynamoDB answered. Nothing is read before the write. The request,
+  its exact arithmetic and its bounds condition live in ``_counter_requests``.
 - ``_counter_tokens.Tokens`` keeps the recent tokens of one counter on its item,
   in two *generation* slots, so that an add resent after a lost response is
   recognised without a read, a ledger item or a transaction.
@@ -22,14 +23,22 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from boto3.dynamodb.conditions import ConditionBase
 
-from dynsafe._codec import to_number
+from dynsafe._counter_requests import (
+    AddRequest,
+    Number,
+    bounds_condition,
+    check_number,
+    merged,
+    plus,
+    value_in,
+    values_after_each,
+)
 from dynsafe._counter_tokens import Tokens, check_token, check_window, digest
-from dynsafe._expressions import Update, all_of, literal
+from dynsafe._expressions import Update, all_of
 from dynsafe._table import Table, TableLike
 from dynsafe._versioning import Versioning
 from dynsafe.combining import Combiner, Failed
@@ -38,7 +47,6 @@ from dynsafe.errors import (
     ConditionFailedError,
     ConflictError,
     DynsafeError,
-    InvalidValueError,
     OutcomeUnknownError,
     ValidationError,
 )
@@ -48,16 +56,10 @@ __all__ = ["AddRequest", "Counter", "Number", "ShardedCounter"]
 
 logger = logging.getLogger("dynsafe.counter")
 
-Number = int | Decimal
-"""A counter's value: an ``int`` when it is whole, else an exact ``Decimal``."""
-
 MAX_SHARDS = 100
 """The most shards a :class:`ShardedCounter` takes: one ``BatchGetItem`` reads them."""
 
 _PLAN_ROUNDS = 4
-# Wide enough for exact sums of 38-digit numbers; the codec then refuses results
-# DynamoDB cannot store.
-_WIDE = Context(prec=100)
 
 
 class _LostResponseError(OutcomeUnknownError):
@@ -74,155 +76,11 @@ class _Call:
     lost: int = 0
 
 
-# -- numbers ---------------------------------------------------------------------------
-
-
-def _whole_or_decimal(value: Decimal) -> Number:
-    return int(value) if value == value.to_integral_value() else value
-
-
-def _check_number(value: Any, what: str) -> Number:
-    if isinstance(value, float):
-        raise InvalidValueError(
-            f"{what} must be an int or a Decimal: a float is not exact ({value!r})"
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise InvalidValueError(
-            f"{what} must be an int or a Decimal, not {type(value).__name__}"
-        )
-    return _whole_or_decimal(to_number(value))
-
-
-def _plus(a: Number, b: Number) -> Number:
-    with localcontext(_WIDE):
-        return _whole_or_decimal(Decimal(a) + Decimal(b))
-
-
-def _minus(a: Number, b: Number) -> Number:
-    with localcontext(_WIDE):
-        return _whole_or_decimal(Decimal(a) - Decimal(b))
-
-
-def _value_in(item: Mapping[str, Any] | None, attribute: str) -> Number:
-    """The counter's value on a stored item: 0 when the item or attribute is absent.
-
-    Raises:
-        ValidationError: the stored attribute is not a number.
-    """
-    value = None if item is None else item.get(attribute)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ValidationError(
-            f"counter attribute {attribute!r} holds a {type(value).__name__} on the"
-            " stored item, not a number"
-        )
-    return value
-
-
-# -- requests --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AddRequest:
-    """One add to one counter, validated, not yet sent.
-
-    Attributes:
-        delta: The number to add; negative to subtract.
-        token: The caller's name for this add, or ``None``: the same token is
-            counted once.
-        floor: The lowest value the counter may reach, or ``None``.
-        ceiling: The highest value the counter may reach, or ``None``.
-    """
-
-    delta: Number
-    token: str | None = None
-    floor: Number | None = None
-    ceiling: Number | None = None
-
-    @property
-    def bounded(self) -> bool:
-        """Whether the add has a floor or a ceiling."""
-        return self.floor is not None or self.ceiling is not None
-
-    def allows(self, value: Number) -> bool:
-        """Whether adding :attr:`delta` to ``value`` stays within the bounds."""
-        result = _plus(value, self.delta)
-        above = self.floor is None or result >= self.floor
-        below = self.ceiling is None or result <= self.ceiling
-        return above and below
-
-
-def _stored_within(counter: Any, request: AddRequest) -> ConditionBase:
-    """The stored value v ends within bounds exactly when low <= v <= high."""
-    low = None if request.floor is None else _minus(request.floor, request.delta)
-    high = None if request.ceiling is None else _minus(request.ceiling, request.delta)
-    condition: ConditionBase
-    if low is not None and high is not None:
-        condition = counter.between(low, high)
-    elif low is not None:
-        condition = counter.gte(low)
-    else:
-        condition = counter.lte(high)
-    return condition
-
-
-def _bounds_condition(attribute: str, request: AddRequest) -> ConditionBase | None:
-    """The condition that the add keeps the counter within its bounds, or ``None``."""
-    if not request.bounded:
-        return None
-    counter = literal(attribute)
-    # The stored counter is a number: DynamoDB finds a comparison of a string with
-    # a number false, and saying so first keeps emulators from failing on it.
-    stored = counter.attribute_type("N") & _stored_within(counter, request)
-    if not request.allows(0):
-        # An absent counter counts as 0, and 0 + delta is out of bounds: a
-        # comparison with a missing attribute is false, so the add is refused.
-        return stored
-    # An absent counter counts as 0, and 0 + delta is within bounds.
-    absent: ConditionBase = counter.not_exists()
-    return absent | stored
-
-
 # -- the counter -----------------------------------------------------------------------
 
 
 _COMBINER: Combiner[AddRequest] = Combiner(max_batch=64)
 """The queues of plain adds waiting to share a write, per counter, process-wide."""
-
-
-def _merged(requests: Sequence[AddRequest]) -> AddRequest | None:
-    """One add for all of ``requests``; ``None`` if merging could refuse others.
-
-    Adds of one sign under the same single bound merge safely: if their sum stays
-    within the bound, so does every add before it, in any order. A floor with
-    increments, or a ceiling with decrements, or both bounds, is sent one by one.
-    """
-    if len(requests) < 2:
-        return None
-    first = requests[0]
-    if any((r.floor, r.ceiling) != (first.floor, first.ceiling) for r in requests):
-        return None
-    if first.floor is not None and first.ceiling is not None:
-        return None
-    if first.floor is not None and any(r.delta > 0 for r in requests):
-        return None
-    if first.ceiling is not None and any(r.delta < 0 for r in requests):
-        return None
-    total: Number = 0
-    for request in requests:
-        total = _plus(total, request.delta)
-    return AddRequest(total, None, first.floor, first.ceiling)
-
-
-def _values_after_each(total: Number, requests: Sequence[AddRequest]) -> list[Number]:
-    """The counter's value after each add, given the value after the last."""
-    values: list[Number] = []
-    value = total
-    for request in reversed(requests):
-        values.append(value)
-        value = _minus(value, request.delta)
-    return values[::-1]
 
 
 def _check_attribute(table: Table, attribute: Any) -> str:
@@ -385,9 +243,7 @@ class Counter:
         Raises:
             ValidationError: the stored attribute is not a number.
         """
-        return _value_in(
-            self.table.get(self.key, consistent=consistent), self.attribute
-        )
+        return value_in(self.table.get(self.key, consistent=consistent), self.attribute)
 
     # -- combined adds ---------------------------------------------------------------
 
@@ -397,16 +253,16 @@ class Counter:
         Each caller gets the value after its own add, in arrival order. Adds whose
         bounds could refuse a different caller once merged are sent one by one.
         """
-        merged = _merged(requests)
-        if merged is not None:
+        combined = merged(requests)
+        if combined is not None:
             try:
-                total = self._send(merged)
+                total = self._send(combined)
             except BoundExceededError:
                 pass  # some of them may still fit: ask one by one, in order
             except DynsafeError as error:
                 return [Failed(error)] * len(requests)
             else:
-                return list(_values_after_each(total, requests))
+                return list(values_after_each(total, requests))
         return [self._send_alone(request) for request in requests]
 
     def _send_alone(self, request: AddRequest) -> Number | Failed:
@@ -426,9 +282,9 @@ class Counter:
         ceiling: Any = None,
     ) -> AddRequest:
         """Validate one add; nothing is sent."""
-        checked = _check_number(delta, "a counter delta")
-        low = None if floor is None else _check_number(floor, "a floor")
-        high = None if ceiling is None else _check_number(ceiling, "a ceiling")
+        checked = check_number(delta, "a counter delta")
+        low = None if floor is None else check_number(floor, "a floor")
+        high = None if ceiling is None else check_number(ceiling, "a ceiling")
         if low is not None and high is not None and low > high:
             raise ValidationError(f"floor {low} is above ceiling {high}")
         return AddRequest(checked, check_token(token), low, high)
@@ -496,7 +352,7 @@ class Counter:
         seen = self._tokens.stored_generation(attributes)
         if seen is not None:
             self._seen = seen
-        return _value_in(attributes, self.attribute)
+        return value_in(attributes, self.attribute)
 
     def _plan(self, request: AddRequest) -> tuple[Update, ConditionBase | None]:
         update = Update().add(self.attribute, request.delta)
@@ -509,7 +365,7 @@ class Counter:
             token_digest = digest(request.token)
             label = self._tokens.record(update, token_digest, now, self._seen)
             tokens = label & self._tokens.absent(token_digest)
-        return update, all_of(tokens, _bounds_condition(self.attribute, request))
+        return update, all_of(tokens, bounds_condition(self.attribute, request))
 
     def _explain(
         self, request: AddRequest, failure: ConditionFailedError
@@ -522,8 +378,8 @@ class Counter:
             item, digest(request.token)
         ):
             logger.debug("add to %s already counted under its token", self.attribute)
-            return _value_in(item, self.attribute)
-        current = _value_in(item, self.attribute)
+            return value_in(item, self.attribute)
+        current = value_in(item, self.attribute)
         if request.bounded and not request.allows(current):
             raise self._bound_error(request, failure, item) from failure
         self._seen = self._tokens.stored_generation(item)
@@ -703,7 +559,7 @@ class ShardedCounter:
         )
         total: Number = 0
         for item in items:
-            total = _plus(total, _value_in(item, self.attribute))
+            total = plus(total, value_in(item, self.attribute))
         return total
 
     def _shard_for(self, token: str | None) -> Counter:

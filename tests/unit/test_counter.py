@@ -658,7 +658,9 @@ def test_reprs_name_the_counter() -> None:
 
 
 def test_merging_adds_only_where_no_caller_could_be_refused_differently() -> None:
-    from dynsafe.counter import AddRequest, _merged, _values_after_each
+    from dynsafe._counter_requests import AddRequest
+    from dynsafe._counter_requests import merged as _merged
+    from dynsafe._counter_requests import values_after_each as _values_after_each
 
     plain = [AddRequest(1), AddRequest(2), AddRequest(-1)]
     merged = _merged(plain)
