@@ -19,7 +19,6 @@ import copy
 import functools
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,6 +28,7 @@ from boto3.dynamodb.conditions import ConditionBase
 from dynsafe._expressions import all_of
 from dynsafe._stats import ContentionStats
 from dynsafe._table import Table, TableLike
+from dynsafe._versioned_last_items import LastItems
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.combining import Combiner, Failed
 from dynsafe.errors import (
@@ -69,9 +69,6 @@ def _resendable(error: BaseException) -> bool:
 
 Default = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 """The item an update starts from when none is stored."""
-
-_REMEMBERED_KEYS = 1024
-"""How many keys' last items a table remembers when asked to reuse them."""
 
 
 @dataclass
@@ -153,8 +150,7 @@ class VersionedTable:
         # handlers making a VersionedTable (or a Repository) per request combine.
         self._table_identity = (id(self.table.client), self.table.name, self.versioning)
         self._combiner = _combiner_for(max_batch)
-        self._last: OrderedDict[Hashable, Item] = OrderedDict()
-        self._last_lock = threading.Lock()
+        self._last = LastItems()
 
     def __repr__(self) -> str:
         version = self.versioning.attribute
@@ -404,20 +400,11 @@ class VersionedTable:
         return tuple(key[name] for name in self.table.key_names)
 
     def _last_item(self, identity: Hashable) -> Item | None:
-        if not self.reuse_last_item:
-            return None
-        with self._last_lock:
-            return self._last.get(identity)
+        return self._last.get(identity) if self.reuse_last_item else None
 
     def _remember(self, identity: Hashable, item: Item | None) -> None:
-        if not self.reuse_last_item:
-            return
-        with self._last_lock:
-            self._last.pop(identity, None)
-            if item is not None:
-                self._last[identity] = item
-                while len(self._last) > _REMEMBERED_KEYS:
-                    self._last.popitem(last=False)
+        if self.reuse_last_item:
+            self._last.remember(identity, item)
 
     def _base(
         self,
