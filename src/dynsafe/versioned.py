@@ -28,19 +28,21 @@ from boto3.dynamodb.conditions import ConditionBase
 from dynsafe._expressions import all_of
 from dynsafe._stats import ContentionStats
 from dynsafe._table import Table, TableLike
+from dynsafe._versioned_attempts import (
+    Attempts,
+    LostResponseError,
+    refine,
+    resendable,
+    retry_update,
+)
 from dynsafe._versioned_last_items import LastItems
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.combining import Combiner, Failed
 from dynsafe.errors import (
     ConditionFailedError,
-    DynsafeError,
-    ItemExistsError,
     ItemNotFoundError,
     OutcomeUnknownError,
-    ThrottledError,
-    TransportError,
     ValidationError,
-    VersionConflictError,
 )
 from dynsafe.retry import RetryPolicy
 
@@ -57,29 +59,8 @@ R = TypeVar("R")
 DEFAULT_POLICY = RetryPolicy()
 
 
-class _LostResponseError(DynsafeError):
-    """A write was sent and its answer lost; sending it again is how to find out."""
-
-    retryable = True
-
-
-def _resendable(error: BaseException) -> bool:
-    return isinstance(error, (_LostResponseError, ThrottledError, TransportError))
-
-
 Default = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
 """The item an update starts from when none is stored."""
-
-
-@dataclass
-class _Attempts:
-    """What one logical write has learnt across its attempts."""
-
-    token: str
-    creating: bool = False
-    current: Item | None = None
-    read: bool = False
-    lost_response: bool = False
 
 
 @dataclass
@@ -91,7 +72,7 @@ class _Batch:
     mutations: Sequence[Mutation]
     default: Default
     condition: ConditionBase | None
-    state: _Attempts
+    state: Attempts
 
 
 class VersionedTable:
@@ -209,14 +190,14 @@ class VersionedTable:
         self, item: Item, expected: int | None, condition: ConditionBase | None
     ) -> Item:
         key = self.table.key_of(item)
-        state = _Attempts(token=self.versioning.new_token(), creating=expected is None)
+        state = Attempts(token=self.versioning.new_token(), creating=expected is None)
         stored = self.versioning.stamp(item, state.token, expected, previous=item)
         self.table.serialize_checked(stored)
 
         def attempt() -> Item:
             try:
                 self._send_put(stored, expected, condition)
-            except _LostResponseError:
+            except LostResponseError:
                 state.lost_response = True
                 raise
             except ConditionFailedError as error:
@@ -226,10 +207,12 @@ class VersionedTable:
                     is Outcome.LANDED
                 ):
                     return stored
-                raise self._refine(error, key, expected, current, state) from error
+                raise refine(
+                    error, self.table, self.versioning, key, expected, current, state
+                ) from error
             return stored
 
-        return self._run(attempt, _resendable)
+        return self._run(attempt, resendable)
 
     def _send_put(
         self, stored: Item, expected: int | None, condition: ConditionBase | None
@@ -238,7 +221,7 @@ class VersionedTable:
         try:
             self.table.put(stored, condition=all_of(version_check, condition))
         except OutcomeUnknownError as error:
-            raise _LostResponseError(
+            raise LostResponseError(
                 str(error.message), table=self.table.name
             ) from error
 
@@ -319,7 +302,7 @@ class VersionedTable:
         ``Failed`` with what it raised.
         """
         identity = self._identity(key)
-        state = _Attempts(token=self.versioning.new_token())
+        state = Attempts(token=self.versioning.new_token())
         cached = self._last_item(identity)
         if cached is not None:
             state.current, state.read = cached, True
@@ -329,7 +312,7 @@ class VersionedTable:
             lambda: self.stats.for_key(identity).conflict_rate
         )
         batch = _Batch(key, identity, mutations, default, condition, state)
-        return self._run(lambda: self._attempt_batch(batch), _retry_update, chosen)
+        return self._run(lambda: self._attempt_batch(batch), retry_update, chosen)
 
     def _attempt_batch(self, batch: _Batch) -> list[Item | Failed]:
         state = batch.state
@@ -344,7 +327,7 @@ class VersionedTable:
         stored = self.versioning.stamp(final, state.token, expected, state.current)
         try:
             self._send_put(stored, expected, batch.condition)
-        except _LostResponseError:
+        except LostResponseError:
             state.lost_response = True
             self.stats.attempt(batch.identity, conflicted=False)
             raise
@@ -358,7 +341,9 @@ class VersionedTable:
                 return self._results(outcomes, stored, batch.identity)
             state.current = current
             self._remember(batch.identity, current)
-            raise self._refine(error, batch.key, expected, current, state) from error
+            raise refine(
+                error, self.table, self.versioning, batch.key, expected, current, state
+            ) from error
         self.stats.attempt(batch.identity, conflicted=False)
         return self._results(outcomes, stored, batch.identity)
 
@@ -367,7 +352,7 @@ class VersionedTable:
         mutations: Sequence[Mutation],
         base: Item,
         expected: int | None,
-        state: _Attempts,
+        state: Attempts,
     ) -> tuple[list[Item | Failed], Item]:
         """Apply each mutation to the result of the last that succeeded."""
         outcomes: list[Item | Failed] = []
@@ -409,7 +394,7 @@ class VersionedTable:
     def _base(
         self,
         key: Item,
-        state: _Attempts,
+        state: Attempts,
         default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
     ) -> tuple[Item, int | None]:
         if state.current is not None:
@@ -472,23 +457,23 @@ class VersionedTable:
             if check_version
             else None
         )
-        state = _Attempts(token="")
+        state = Attempts(token="")
 
         def attempt() -> None:
             try:
                 self.table.delete(key, condition=all_of(version_check, condition))
             except OutcomeUnknownError as error:
                 state.lost_response = True
-                raise _LostResponseError(
-                    error.message, table=self.table.name
-                ) from error
+                raise LostResponseError(error.message, table=self.table.name) from error
             except ConditionFailedError as error:
                 current = self._current_after(error, key)
                 if current is None and state.lost_response:
                     return  # our first delete landed: the item is gone
-                raise self._refine(error, key, expected, current, state) from error
+                raise refine(
+                    error, self.table, self.versioning, key, expected, current, state
+                ) from error
 
-        self._run(attempt, _resendable)
+        self._run(attempt, resendable)
 
     # -- shared steps ----------------------------------------------------------------
 
@@ -500,7 +485,7 @@ class VersionedTable:
     ) -> R:
         try:
             return (policy or self.policy).run(attempt, retry_if=retry_if)
-        except _LostResponseError as error:
+        except LostResponseError as error:
             raise OutcomeUnknownError(
                 "the write's answer was lost and retries ran out",
                 table=self.table.name,
@@ -511,49 +496,6 @@ class VersionedTable:
         if error.item_returned:
             return error.item
         return self.table.get(key)
-
-    def _refine(
-        self,
-        error: ConditionFailedError,
-        key: Item,
-        expected: int | None,
-        current: Item | None,
-        state: _Attempts,
-    ) -> DynsafeError:
-        """Say why a versioned write's condition failed."""
-        actual = self.versioning.version_of(current)
-        context: dict[str, Any] = {
-            "table": self.table.name,
-            "key": key,
-            "code": error.code,
-            "operation": error.operation,
-            "item": current,
-            "item_returned": current is not None,
-        }
-        if (
-            state.lost_response
-            and self.versioning.outcome(current, state.token, expected)
-            is Outcome.UNKNOWN
-        ):
-            return OutcomeUnknownError(
-                "the write's answer was lost and the item does not tell whether it"
-                " landed",
-                table=self.table.name,
-                key=key,
-            )
-        if current is not None and actual == expected:
-            # The version held, so the caller's own condition is what failed.
-            return ConditionFailedError("the condition did not hold", **context)
-        if current is None and expected is None:
-            return ConditionFailedError("the condition did not hold", **context)
-        if state.creating:
-            return ItemExistsError("an item with this key exists", **context)
-        return VersionConflictError(
-            "the stored version is not the one read",
-            expected_version=expected,
-            actual_version=actual,
-            **context,
-        )
 
     def _refuse_managed(self, item: Mapping[str, Any]) -> None:
         present = [name for name in self.versioning.managed if name in item]
@@ -575,13 +517,6 @@ def _combiner_for(max_batch: int) -> Combiner[Mutation]:
         if max_batch not in _combiners:
             _combiners[max_batch] = Combiner(max_batch)
         return _combiners[max_batch]
-
-
-def _retry_update(error: BaseException) -> bool:
-    return isinstance(
-        error,
-        (VersionConflictError, _LostResponseError, ThrottledError, TransportError),
-    )
 
 
 def versioned(
