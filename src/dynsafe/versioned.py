@@ -15,12 +15,9 @@ the retry policy decides whether to apply the mutation again.
 
 from __future__ import annotations
 
-import copy
 import functools
 import logging
-import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from boto3.dynamodb.conditions import ConditionBase
@@ -35,9 +32,16 @@ from dynsafe._versioned_attempts import (
     resendable,
     retry_update,
 )
+from dynsafe._versioned_batch import (
+    Batch,
+    Default,
+    Mutation,
+    apply_all,
+    combiner_for,
+)
 from dynsafe._versioned_last_items import LastItems
 from dynsafe._versioning import Outcome, Versioning
-from dynsafe.combining import Combiner, Failed
+from dynsafe.combining import Failed
 from dynsafe.errors import (
     ConditionFailedError,
     ItemNotFoundError,
@@ -51,28 +55,10 @@ __all__ = ["Mutation", "VersionedTable", "versioned"]
 logger = logging.getLogger("dynsafe.versioned")
 
 Item = dict[str, Any]
-Mutation = Callable[[Item], Mapping[str, Any]]
-"""A pure function from the current item to the new one; it may run several times."""
 
 R = TypeVar("R")
 
 DEFAULT_POLICY = RetryPolicy()
-
-
-Default = Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None
-"""The item an update starts from when none is stored."""
-
-
-@dataclass
-class _Batch:
-    """The mutations one write carries, and what their attempts learnt."""
-
-    key: Item
-    identity: Hashable
-    mutations: Sequence[Mutation]
-    default: Default
-    condition: ConditionBase | None
-    state: Attempts
 
 
 class VersionedTable:
@@ -130,7 +116,7 @@ class VersionedTable:
         # Tables of one client, name and versioning share their queues, so that
         # handlers making a VersionedTable (or a Repository) per request combine.
         self._table_identity = (id(self.table.client), self.table.name, self.versioning)
-        self._combiner = _combiner_for(max_batch)
+        self._combiner = combiner_for(max_batch)
         self._last = LastItems()
 
     def __repr__(self) -> str:
@@ -311,15 +297,15 @@ class VersionedTable:
         chosen = (policy or self.policy).for_contention(
             lambda: self.stats.for_key(identity).conflict_rate
         )
-        batch = _Batch(key, identity, mutations, default, condition, state)
+        batch = Batch(key, identity, mutations, default, condition, state)
         return self._run(lambda: self._attempt_batch(batch), retry_update, chosen)
 
-    def _attempt_batch(self, batch: _Batch) -> list[Item | Failed]:
+    def _attempt_batch(self, batch: Batch) -> list[Item | Failed]:
         state = batch.state
         if not state.read:
             state.current, state.read = self.table.get(batch.key), True
         base, expected = self._base(batch.key, state, batch.default)
-        outcomes, final = self._apply_all(batch.mutations, base, expected, state)
+        outcomes, final = apply_all(batch, base, expected, self.table, self.versioning)
         if all(isinstance(outcome, Failed) for outcome in outcomes):
             return outcomes
         if state.current is not None and final == base:
@@ -346,32 +332,6 @@ class VersionedTable:
             ) from error
         self.stats.attempt(batch.identity, conflicted=False)
         return self._results(outcomes, stored, batch.identity)
-
-    def _apply_all(
-        self,
-        mutations: Sequence[Mutation],
-        base: Item,
-        expected: int | None,
-        state: Attempts,
-    ) -> tuple[list[Item | Failed], Item]:
-        """Apply each mutation to the result of the last that succeeded."""
-        outcomes: list[Item | Failed] = []
-        item = base
-        for mutation in mutations:
-            try:
-                changed = self._apply(mutation, item)
-                if len(mutations) > 1:
-                    # A batch refuses the one mutation that makes the item too big.
-                    stamped = self.versioning.stamp(
-                        changed, state.token, expected, base
-                    )
-                    self.table.serialize_checked(stamped)
-            except Exception as error:  # the caller of this mutation gets it back
-                outcomes.append(Failed(error))
-                continue
-            outcomes.append(changed)
-            item = changed
-        return outcomes, item
 
     def _results(
         self, outcomes: list[Item | Failed], stored: Item, identity: Hashable
@@ -410,17 +370,6 @@ class VersionedTable:
         initial = default() if callable(default) else default
         self._refuse_managed(initial)
         return {**initial, **key}, None
-
-    def _apply(self, mutation: Mutation, base: Item) -> Item:
-        changed = mutation(copy.deepcopy(base))
-        if not isinstance(changed, Mapping):
-            raise ValidationError(
-                f"the mutation must return the new item, not {type(changed).__name__}",
-                table=self.table.name,
-            )
-        changed = dict(changed)
-        self.versioning.check_unchanged(base, changed, self.table.key_names)
-        return changed
 
     # -- delete --------------------------------------------------------------------
 
@@ -505,18 +454,6 @@ class VersionedTable:
                 " leave them out of a new item",
                 table=self.table.name,
             )
-
-
-_combiners: dict[int, Combiner[Mutation]] = {}
-_combiners_lock = threading.Lock()
-
-
-def _combiner_for(max_batch: int) -> Combiner[Mutation]:
-    """The process-wide queues of updates waiting to share a write."""
-    with _combiners_lock:
-        if max_batch not in _combiners:
-            _combiners[max_batch] = Combiner(max_batch)
-        return _combiners[max_batch]
 
 
 def versioned(
