@@ -8,8 +8,9 @@ A versioned write is sent until it lands, or fails for a reason the caller must 
   again is how to find out whether it landed. :func:`resendable` says which
   failures a write sends again as it is, :func:`retry_update` which ones an update
   answers by applying its mutations again;
-- :func:`refine` says why a write's condition failed: a version conflict, an item
-  that exists, the caller's own condition, or an outcome nobody can tell.
+- :func:`current_after` finds the item a failed condition met, and :func:`refine`
+  says why the condition failed: a version conflict, an item that exists, the
+  caller's own condition, or an outcome nobody can tell.
 
 This module knows attempts and errors, not requests: ``versioned`` sends them.
 """
@@ -31,7 +32,14 @@ from dynsafe.errors import (
     VersionConflictError,
 )
 
-__all__ = ["Attempts", "LostResponseError", "refine", "resendable", "retry_update"]
+__all__ = [
+    "Attempts",
+    "LostResponseError",
+    "current_after",
+    "refine",
+    "resendable",
+    "retry_update",
+]
 
 Item = dict[str, Any]
 
@@ -64,6 +72,17 @@ class Attempts:
     current: Item | None = None
     read: bool = False
     lost_response: bool = False
+
+
+def current_after(error: ConditionFailedError, table: Table, key: Item) -> Item | None:
+    """The item as stored now: from the failed write's answer, or read again.
+
+    Cost: a consistent ``GetItem`` on a server that returned no item with the failed
+    condition; nothing otherwise.
+    """
+    if error.item_returned:
+        return error.item
+    return table.get(key)
 
 
 def refine(

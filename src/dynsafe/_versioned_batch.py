@@ -5,6 +5,9 @@
 - a :class:`Batch` is the mutations one write carries: one, or several when updates
   of one key from threads of this process share a write. :func:`combiner_for` holds
   the process-wide queues that gather them;
+- :func:`start_item` picks the item the mutations start from: the item as last
+  seen, or the update's default for a key with none. A new item may not set the
+  version or the write tokens itself (:func:`refuse_managed`);
 - :func:`apply_all` applies a batch's mutations in order, each to the result of the
   last that succeeded, and gives each mutation's outcome back; the table then writes
   the final item once.
@@ -26,7 +29,7 @@ from dynsafe._table import Table
 from dynsafe._versioned_attempts import Attempts
 from dynsafe._versioning import Versioning
 from dynsafe.combining import Combiner, Failed
-from dynsafe.errors import ValidationError
+from dynsafe.errors import ItemNotFoundError, OutcomeUnknownError, ValidationError
 
 __all__ = [
     "Batch",
@@ -35,6 +38,8 @@ __all__ = [
     "apply_all",
     "apply_mutation",
     "combiner_for",
+    "refuse_managed",
+    "start_item",
 ]
 
 Item = dict[str, Any]
@@ -55,6 +60,52 @@ class Batch:
     default: Default
     condition: ConditionBase | None
     state: Attempts
+
+
+def start_item(
+    batch: Batch, table: Table, versioning: Versioning
+) -> tuple[Item, int | None]:
+    """The item a batch's mutations start from, and its version.
+
+    That is the item as last seen, or else the batch's default with the key, to be
+    created (version ``None``).
+
+    Raises:
+        OutcomeUnknownError: an earlier attempt's answer was lost and no item is
+            stored now.
+        ItemNotFoundError: no item is stored and the batch has no default.
+        ValidationError: the default sets a managed attribute.
+    """
+    state, key, default = batch.state, batch.key, batch.default
+    if state.current is not None:
+        return state.current, versioning.version_of(state.current)
+    if state.lost_response:
+        raise OutcomeUnknownError(
+            "the write's answer was lost and the item is gone",
+            table=table.name,
+            key=key,
+        )
+    if default is None:
+        raise ItemNotFoundError("no item to update", table=table.name, key=key)
+    initial = default() if callable(default) else default
+    refuse_managed(initial, table, versioning)
+    return {**initial, **key}, None
+
+
+def refuse_managed(
+    item: Mapping[str, Any], table: Table, versioning: Versioning
+) -> None:
+    """Refuse a new item that sets the version or the write tokens itself.
+
+    Raises:
+        ValidationError: ``item`` sets an attribute that ``versioning`` manages.
+    """
+    present = [name for name in versioning.managed if name in item]
+    if present:
+        raise ValidationError(
+            f"{', '.join(present)} are set by dynsafe; leave them out of a new item",
+            table=table.name,
+        )
 
 
 def apply_all(

@@ -28,6 +28,7 @@ from dynsafe._table import Table, TableLike
 from dynsafe._versioned_attempts import (
     Attempts,
     LostResponseError,
+    current_after,
     refine,
     resendable,
     retry_update,
@@ -38,16 +39,13 @@ from dynsafe._versioned_batch import (
     Mutation,
     apply_all,
     combiner_for,
+    refuse_managed,
+    start_item,
 )
 from dynsafe._versioned_last_items import LastItems
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.combining import Failed
-from dynsafe.errors import (
-    ConditionFailedError,
-    ItemNotFoundError,
-    OutcomeUnknownError,
-    ValidationError,
-)
+from dynsafe.errors import ConditionFailedError, OutcomeUnknownError, ValidationError
 from dynsafe.retry import RetryPolicy
 
 __all__ = ["Mutation", "VersionedTable", "versioned"]
@@ -150,7 +148,7 @@ class VersionedTable:
             OutcomeUnknownError: the answer was lost and the item does not tell.
             ValidationError: bad key, values, managed attributes or size.
         """
-        self._refuse_managed(item)
+        refuse_managed(item, self.table, self.versioning)
         return self._write_whole(dict(item), None, condition)
 
     def put(
@@ -187,7 +185,7 @@ class VersionedTable:
                 state.lost_response = True
                 raise
             except ConditionFailedError as error:
-                current = self._current_after(error, key)
+                current = current_after(error, self.table, key)
                 if (
                     self.versioning.outcome(current, state.token, expected)
                     is Outcome.LANDED
@@ -304,7 +302,7 @@ class VersionedTable:
         state = batch.state
         if not state.read:
             state.current, state.read = self.table.get(batch.key), True
-        base, expected = self._base(batch.key, state, batch.default)
+        base, expected = start_item(batch, self.table, self.versioning)
         outcomes, final = apply_all(batch, base, expected, self.table, self.versioning)
         if all(isinstance(outcome, Failed) for outcome in outcomes):
             return outcomes
@@ -319,7 +317,7 @@ class VersionedTable:
             raise
         except ConditionFailedError as error:
             self.stats.attempt(batch.identity, conflicted=True)
-            current = self._current_after(error, batch.key)
+            current = current_after(error, self.table, batch.key)
             if (
                 self.versioning.outcome(current, state.token, expected)
                 is Outcome.LANDED
@@ -350,26 +348,6 @@ class VersionedTable:
     def _remember(self, identity: Hashable, item: Item | None) -> None:
         if self.reuse_last_item:
             self._last.remember(identity, item)
-
-    def _base(
-        self,
-        key: Item,
-        state: Attempts,
-        default: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None,
-    ) -> tuple[Item, int | None]:
-        if state.current is not None:
-            return state.current, self.versioning.version_of(state.current)
-        if state.lost_response:
-            raise OutcomeUnknownError(
-                "the write's answer was lost and the item is gone",
-                table=self.table.name,
-                key=key,
-            )
-        if default is None:
-            raise ItemNotFoundError("no item to update", table=self.table.name, key=key)
-        initial = default() if callable(default) else default
-        self._refuse_managed(initial)
-        return {**initial, **key}, None
 
     # -- delete --------------------------------------------------------------------
 
@@ -415,7 +393,7 @@ class VersionedTable:
                 state.lost_response = True
                 raise LostResponseError(error.message, table=self.table.name) from error
             except ConditionFailedError as error:
-                current = self._current_after(error, key)
+                current = current_after(error, self.table, key)
                 if current is None and state.lost_response:
                     return  # our first delete landed: the item is gone
                 raise refine(
@@ -439,21 +417,6 @@ class VersionedTable:
                 "the write's answer was lost and retries ran out",
                 table=self.table.name,
             ) from error
-
-    def _current_after(self, error: ConditionFailedError, key: Item) -> Item | None:
-        """The item as stored now: from the failed write's answer, or read again."""
-        if error.item_returned:
-            return error.item
-        return self.table.get(key)
-
-    def _refuse_managed(self, item: Mapping[str, Any]) -> None:
-        present = [name for name in self.versioning.managed if name in item]
-        if present:
-            raise ValidationError(
-                f"{', '.join(present)} are set by dynsafe;"
-                " leave them out of a new item",
-                table=self.table.name,
-            )
 
 
 def versioned(
