@@ -11,6 +11,12 @@ The path of one update: read the item (consistent) → apply the mutation → wr
 with the version check, the bump and a token → on a conflict, take the current item
 from the failed write's response (or read it again where the server sends none) →
 the retry policy decides whether to apply the mutation again.
+
+:class:`VersionedTable` sends the requests; the steps between them live in private
+modules: the mutations an update carries, the item they start from and the queues
+that combine updates (``_versioned_batch``), what a write's attempts learn and why a
+condition failed (``_versioned_attempts``), and the items kept for
+``reuse_last_item`` (``_versioned_last_items``).
 """
 
 from __future__ import annotations
