@@ -12,7 +12,7 @@ A versioned write is sent until it lands, or fails for a reason the caller must 
   says why the condition failed: a version conflict, an item that exists, the
   caller's own condition, or an outcome nobody can tell.
 
-This module knows attempts and errors, not requests: ``versioned`` sends them.
+This module sends no writes (``versioned`` does); it reads an item again at most.
 """
 
 from __future__ import annotations
