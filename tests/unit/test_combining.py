@@ -24,11 +24,13 @@ def test_a_lone_caller_runs_its_own_batch_of_one() -> None:
 def test_waiting_callers_are_combined_in_arrival_order_and_bounded() -> None:
     combiner: Combiner[int] = Combiner(max_batch=3)
     gate = threading.Event()
+    leading = threading.Event()
     batches: list[list[int]] = []
     results: dict[int, int] = {}
 
     def run(batch: Sequence[int]) -> list[int]:
         if batch[0] == 0:
+            leading.set()
             gate.wait(5)  # the first leader holds the lead while others queue
         batches.append(list(batch))
         return [x + 100 for x in batch]
@@ -38,7 +40,7 @@ def test_waiting_callers_are_combined_in_arrival_order_and_bounded() -> None:
 
     first = threading.Thread(target=call, args=(0,))
     first.start()
-    time.sleep(0.05)
+    assert leading.wait(5)
     others = [threading.Thread(target=call, args=(i,)) for i in range(1, 8)]
     for index, thread in enumerate(others):
         thread.start()
