@@ -52,6 +52,16 @@ def machine() -> dict[str, Any]:
     }
 
 
+def machine_line(facts: dict[str, Any], *, dynalite: bool = False) -> str:
+    """One line of a report naming the machine and the versions measured."""
+    versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
+    server = f"; dynalite {facts['dynalite']}" if dynalite else ""
+    return (
+        f"Python {facts['python']} on {facts['platform']}, {facts['cpus']} CPUs;"
+        f" {versions}{server}."
+    )
+
+
 def _dynalite_version() -> str:
     package = (
         Path(__file__).resolve().parents[1]

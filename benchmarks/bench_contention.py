@@ -34,6 +34,7 @@ from _common import (
     Progress,
     backends,
     machine,
+    machine_line,
     markdown_table,
     median,
     percentile,
@@ -346,11 +347,9 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
                 f"{r.get('goodput_vs_unsafe', 0):.2f}x",
             ]
         )
-    facts = machine()
     title = (
         f"# Contention on one item\n\n{args.ops} increments per run, median of"
-        f" {args.repeat} run(s); Python {facts['python']}, {facts['cpus']} CPUs,"
-        f" {facts['versions']}, dynalite {facts['dynalite']}.\n"
+        f" {args.repeat} run(s).\n{machine_line(machine(), dynalite=True)}\n"
         f"Command: `python benchmarks/bench_contention.py {' '.join(args.argv)}`\n\n"
     )
     return title + markdown_table(header, table)

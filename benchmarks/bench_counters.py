@@ -40,6 +40,7 @@ from _common import (
     Progress,
     backends,
     machine,
+    machine_line,
     markdown_table,
     median,
     percentile,
@@ -195,14 +196,11 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         ]
         for r in rows
     ]
-    facts = machine()
-    versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
     title = (
         "# Counters under concurrency\n\n"
         f"{args.adds} adds of 1 per run, threads of one process on one client,"
         f" median of {args.repeat} run(s); exact: the final value equals the adds"
-        f" in every run.\nPython {facts['python']} on {facts['platform']},"
-        f" {facts['cpus']} CPUs; {versions}; dynalite {facts['dynalite']}.\n"
+        f" in every run.\n{machine_line(machine(), dynalite=True)}\n"
         f"Command: `python benchmarks/bench_counters.py {' '.join(args.argv)}`\n\n"
     )
     return title + markdown_table(header, table) + "\n\n" + NOTES

@@ -24,7 +24,14 @@ import sys
 import time
 from typing import Any
 
-from _common import RESULTS, Progress, machine, markdown_table, write_results
+from _common import (
+    RESULTS,
+    Progress,
+    machine,
+    machine_line,
+    markdown_table,
+    write_results,
+)
 from _overhead_cases import (
     Answer,
     Case,
@@ -131,15 +138,12 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         ]
         for r in rows
     ]
-    facts = machine()
-    versions = ", ".join(f"{k} {v}" for k, v in facts["versions"].items())
     title = (
         "# Overhead on an instant transport\n\n"
         f"Median of {args.batches} batches of {args.iterations} operations per side,"
         f" after {args.warmup} warm-up operations; the transport answers in process,"
         " so each figure is dynsafe plus botocore, or botocore alone.\n"
-        f"Python {facts['python']} on {facts['platform']}, {facts['cpus']} CPUs;"
-        f" {versions}.\n"
+        f"{machine_line(machine())}\n"
         f"Command: `python benchmarks/bench_overhead.py {' '.join(args.argv)}`\n\n"
     )
     return title + markdown_table(header, table) + "\n\n" + NOTES
