@@ -47,7 +47,7 @@ from dynsafe.errors import (
     OutcomeUnknownError,
     ValidationError,
 )
-from dynsafe.retry import RetryPolicy
+from dynsafe.retry import DEFAULT_POLICY, RetryPolicy
 
 __all__ = ["Counter", "check_attribute"]
 
@@ -173,7 +173,7 @@ class Counter:
         self.table = Table.of(table)
         self.key = self.table.check_key(key)
         self.attribute = check_attribute(self.table, attribute)
-        self.policy = policy if policy is not None else RetryPolicy()
+        self.policy = policy if policy is not None else DEFAULT_POLICY
         self._tokens = Tokens.of(attribute, check_window(token_window))
         self._versioning = _versioning_of(bump_version, attribute)
         self._clock = clock

@@ -15,7 +15,7 @@ from dynsafe._codec import deserialize_item, serialize_item
 from dynsafe._table import Table, TableLike
 from dynsafe._transact import Batch, shown_key
 from dynsafe.errors import ValidationError
-from dynsafe.retry import RetryPolicy
+from dynsafe.retry import DEFAULT_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["transact_get"]
 
 Item = dict[str, Any]
-
-_DEFAULT_POLICY = RetryPolicy()
 
 
 def transact_get(
@@ -64,7 +62,7 @@ def transact_get(
     if batch.sender is None:
         raise ValidationError("transact_get needs at least one (table, key)")
     sender = batch.sender
-    response = (policy or _DEFAULT_POLICY).call(
+    response = (policy or DEFAULT_POLICY).call(
         sender.send, "TransactGetItems", {"TransactItems": gets}, actions=described
     )
     return [_item_of(entry) for entry in response.get("Responses", [])]

@@ -47,7 +47,7 @@ from dynsafe.errors import (
     TransactionCanceledError,
     ValidationError,
 )
-from dynsafe.retry import RetryPolicy
+from dynsafe.retry import DEFAULT_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -66,7 +66,6 @@ covers the backoff before the resend and the time the first request took.
 """
 
 _TOKEN_LENGTH = range(1, 37)
-_DEFAULT_POLICY = RetryPolicy()
 
 
 class VersionedLike(Protocol):
@@ -132,7 +131,7 @@ class Transaction:
                 f"a client request token is 1 to 36 characters, not {token!r}"
             )
         self.token = token or Versioning.new_token()
-        self.policy = policy or _DEFAULT_POLICY
+        self.policy = policy or DEFAULT_POLICY
         self.committed = False
         self._batch = Batch(client, "TransactWriteItems")
         self._actions: list[Action] = []

@@ -32,6 +32,7 @@ from tenacity.wait import wait_base
 from dynsafe.errors import DynsafeError, ValidationError
 
 __all__ = [
+    "DEFAULT_POLICY",
     "AdaptiveBackoff",
     "OnRetry",
     "RetryPolicy",
@@ -258,6 +259,10 @@ class RetryPolicy:
             raise
 
 
+DEFAULT_POLICY = RetryPolicy()
+"""The policy of every primitive given none: 12 attempts within 10 seconds."""
+
+
 @overload
 def retry_on_conflict(policy: Callable[P, R]) -> Callable[P, R]: ...
 
@@ -281,7 +286,7 @@ def retry_on_conflict(policy: Any = None) -> Any:
     """
     if callable(policy) and not isinstance(policy, RetryPolicy):
         return retry_on_conflict(None)(policy)
-    chosen = policy if policy is not None else RetryPolicy()
+    chosen = policy if policy is not None else DEFAULT_POLICY
 
     def decorate(fn: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(fn)

@@ -38,7 +38,7 @@ from dynsafe._transact import MAX_ACTIONS, MAX_REQUEST_BYTES
 from dynsafe._transact_get import transact_get
 from dynsafe._transaction_core import REPLAY_WINDOW, Transaction, VersionedLike
 from dynsafe._transaction_run import Runner
-from dynsafe.retry import RetryPolicy
+from dynsafe.retry import DEFAULT_POLICY, RetryPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -55,8 +55,6 @@ __all__ = [
 ]
 
 R = TypeVar("R")
-
-_DEFAULT_POLICY = RetryPolicy()
 
 
 @contextlib.contextmanager
@@ -112,7 +110,7 @@ def run_transaction(
 
     Cost: per attempt, the reads ``build`` makes and one ``TransactWriteItems``.
     """
-    chosen = policy or _DEFAULT_POLICY
+    chosen = policy or DEFAULT_POLICY
     tables: dict[int, tuple[TableLike, Table]] = {}
 
     def make() -> tuple[Transaction, R]:

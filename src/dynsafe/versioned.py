@@ -52,7 +52,7 @@ from dynsafe._versioned_last_items import LastItems
 from dynsafe._versioning import Outcome, Versioning
 from dynsafe.combining import Failed
 from dynsafe.errors import ConditionFailedError, OutcomeUnknownError, ValidationError
-from dynsafe.retry import RetryPolicy
+from dynsafe.retry import DEFAULT_POLICY, RetryPolicy
 
 __all__ = ["Mutation", "VersionedTable", "versioned"]
 
@@ -61,8 +61,6 @@ logger = logging.getLogger("dynsafe.versioned")
 Item = dict[str, Any]
 
 R = TypeVar("R")
-
-DEFAULT_POLICY = RetryPolicy()
 
 
 class VersionedTable:
